@@ -1,0 +1,429 @@
+// Package etcdx is the provider's etcd client: it observes a cluster member by
+// member, and performs the few maintenance calls a rollout needs (snapshot,
+// move-leader). It takes plain Go values, so it can be used without Terraform.
+package etcdx
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Config holds how to reach a cluster. TLS material is PEM content, not paths,
+// so it can come straight from Terraform configuration.
+type Config struct {
+	Endpoints   []string
+	CACert      []byte
+	Cert        []byte
+	Key         []byte
+	Username    string
+	Password    string
+	DialTimeout time.Duration // default 5s
+	CallTimeout time.Duration // per member call; default 5s
+}
+
+// Client talks to one cluster. It keeps one gRPC client per endpoint, because
+// health checks must reach a given member and not whichever the balancer picks.
+type Client struct {
+	cfg     Config
+	tls     *tls.Config
+	http    *http.Client
+	mu      sync.Mutex
+	clients map[string]*clientv3.Client
+}
+
+// New validates cfg and prepares a client; it dials lazily.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("no etcd endpoints given")
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 5 * time.Second
+	}
+	tlsCfg, err := TLSConfig(cfg.CACert, cfg.Cert, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsCfg
+	return &Client{
+		cfg:     cfg,
+		tls:     tlsCfg,
+		http:    &http.Client{Transport: transport, Timeout: cfg.CallTimeout},
+		clients: map[string]*clientv3.Client{},
+	}, nil
+}
+
+// TLSConfig builds a client TLS configuration from PEM contents. It returns
+// nil when no TLS material is given (plain http endpoints).
+func TLSConfig(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
+	if len(caPEM) == 0 && len(certPEM) == 0 && len(keyPEM) == 0 {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(caPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, errors.New("tls.ca_cert: no PEM certificate found")
+		}
+		cfg.RootCAs = pool
+	}
+	if (len(certPEM) == 0) != (len(keyPEM) == 0) {
+		return nil, errors.New("tls.cert and tls.key must be set together")
+	}
+	if len(certPEM) > 0 {
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// Close releases every connection.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for ep, cl := range c.clients {
+		errs = append(errs, cl.Close())
+		delete(c.clients, ep)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Client) endpoint(endpoints ...string) (*clientv3.Client, error) {
+	key := strings.Join(endpoints, ",")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.clients[key]; ok {
+		return cl, nil
+	}
+	cl, err := clientv3.New(clientv3.Config{
+		Endpoints:            endpoints,
+		DialTimeout:          c.cfg.DialTimeout,
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+		TLS:                  c.tls,
+		Username:             c.cfg.Username,
+		Password:             c.cfg.Password,
+		Logger:               zap.NewNop(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.clients[key] = cl
+	return cl, nil
+}
+
+// Cluster returns a client balanced over every configured endpoint.
+func (c *Client) Cluster() (*clientv3.Client, error) { return c.endpoint(c.cfg.Endpoints...) }
+
+// Member is what one member looks like right now.
+type Member struct {
+	ID         uint64
+	Name       string
+	ClientURLs []string
+	PeerURLs   []string
+	IsLearner  bool
+
+	// From the member's own Status; zero when it did not answer.
+	Reachable    bool
+	Version      string
+	DBSize       int64
+	IsLeader     bool
+	RaftTerm     uint64
+	RaftIndex    uint64
+	AppliedIndex uint64
+	Errors       []string
+	// Healthy means: Status answered without errors and a linearizable read
+	// through this member succeeded, as `etcdctl endpoint health` checks.
+	Healthy bool
+	Problem string // why it is not healthy, for diagnostics
+}
+
+// IDHex is the member ID the way etcdctl prints it.
+func (m Member) IDHex() string { return strconv.FormatUint(m.ID, 16) }
+
+// View is a whole-cluster observation.
+type View struct {
+	ClusterID      uint64
+	ClusterVersion string // from GET /version; "" when no member answered
+	Members        []Member
+	Alarms         []string
+	Tried          []string // endpoints that were tried for the member list
+}
+
+// ClusterIDHex is the cluster ID the way etcdctl prints it.
+func (v *View) ClusterIDHex() string { return strconv.FormatUint(v.ClusterID, 16) }
+
+// Leader returns the leading member, if any member reported one.
+func (v *View) Leader() (Member, bool) {
+	for _, m := range v.Members {
+		if m.IsLeader {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Member finds a member by name.
+func (v *View) Member(name string) (Member, bool) {
+	for _, m := range v.Members {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// NoEndpointError says that not one endpoint answered.
+type NoEndpointError struct {
+	Tried []string
+	Err   error
+}
+
+func (e *NoEndpointError) Error() string {
+	return fmt.Sprintf("no etcd endpoint answered (tried %s): %v", strings.Join(e.Tried, ", "), e.Err)
+}
+
+func (e *NoEndpointError) Unwrap() error { return e.Err }
+
+// Observe lists the members and asks each one for its status and health, in
+// parallel. A member that does not answer is reported unhealthy, not as an
+// error: only a cluster where no endpoint answers is an error.
+func (c *Client) Observe(ctx context.Context) (*View, error) {
+	view := &View{Tried: c.cfg.Endpoints}
+	list, err := c.memberList(ctx)
+	if err != nil {
+		return nil, &NoEndpointError{Tried: c.cfg.Endpoints, Err: err}
+	}
+	view.ClusterID = list.Header.GetClusterId()
+	for _, m := range list.Members {
+		view.Members = append(view.Members, Member{
+			ID: m.ID, Name: m.Name, ClientURLs: m.ClientURLs, PeerURLs: m.PeerURLs, IsLearner: m.IsLearner,
+		})
+	}
+	sort.Slice(view.Members, func(i, j int) bool { return view.Members[i].Name < view.Members[j].Name })
+
+	var wg sync.WaitGroup
+	for i := range view.Members {
+		wg.Add(1)
+		go func(m *Member) {
+			defer wg.Done()
+			c.probe(ctx, m)
+		}(&view.Members[i])
+	}
+	wg.Wait()
+
+	for _, m := range view.Members {
+		if !m.Reachable {
+			continue
+		}
+		if v, err := c.ClusterVersion(ctx, m.ClientURLs[0]); err == nil {
+			view.ClusterVersion = v
+			break
+		}
+	}
+	if cl, err := c.Cluster(); err == nil {
+		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+		resp, err := cl.AlarmList(cctx)
+		cancel()
+		if err == nil {
+			for _, a := range resp.Alarms {
+				view.Alarms = append(view.Alarms, fmt.Sprintf("%s on member %x", a.Alarm, a.MemberID))
+			}
+		}
+	}
+	return view, nil
+}
+
+func (c *Client) memberList(ctx context.Context) (*clientv3.MemberListResponse, error) {
+	var errs []error
+	// One endpoint at a time, so a single stopped member cannot stall the list
+	// behind the balancer's retries.
+	for _, ep := range c.cfg.Endpoints {
+		cl, err := c.endpoint(ep)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+		resp, err := cl.MemberList(cctx)
+		cancel()
+		if err == nil {
+			return resp, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// probe fills m's live fields from its first client URL.
+func (c *Client) probe(ctx context.Context, m *Member) {
+	if len(m.ClientURLs) == 0 {
+		m.Problem = "member has not published a client URL yet (not started?)"
+		return
+	}
+	ep := m.ClientURLs[0]
+	st, err := c.Status(ctx, ep)
+	if err != nil {
+		m.Problem = fmt.Sprintf("status from %s: %v", ep, err)
+		return
+	}
+	m.Reachable = true
+	m.Version = st.Version
+	m.DBSize = st.DbSize
+	m.IsLeader = st.Leader == st.Header.GetMemberId() && st.Leader != 0
+	m.RaftTerm = st.RaftTerm
+	m.RaftIndex = st.RaftIndex
+	m.AppliedIndex = st.RaftAppliedIndex
+	m.Errors = st.Errors
+	if len(st.Errors) > 0 {
+		m.Problem = "member reports: " + strings.Join(st.Errors, "; ")
+		return
+	}
+	if err := c.LinearizableRead(ctx, ep); err != nil {
+		m.Problem = fmt.Sprintf("linearizable read through %s: %v", ep, err)
+		return
+	}
+	m.Healthy = true
+}
+
+// Status asks one endpoint for its own status.
+func (c *Client) Status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
+	cl, err := c.endpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	return cl.Status(cctx, endpoint)
+}
+
+// LinearizableRead performs the read `etcdctl endpoint health` uses: it only
+// succeeds when the member is part of a quorum with a leader. Permission
+// denied still proves that, as etcdctl also accepts.
+func (c *Client) LinearizableRead(ctx context.Context, endpoint string) error {
+	cl, err := c.endpoint(endpoint)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	_, err = cl.Get(cctx, "health")
+	if err == nil || errors.Is(err, rpctypes.ErrPermissionDenied) {
+		return nil
+	}
+	return err
+}
+
+// ClusterVersion reads GET <endpoint>/version, the same value etcd's guide
+// checks with curl.
+func (c *Client) ClusterVersion(ctx context.Context, endpoint string) (string, error) {
+	var v struct {
+		Server  string `json:"etcdserver"`
+		Cluster string `json:"etcdcluster"`
+	}
+	if err := c.getJSON(ctx, strings.TrimRight(endpoint, "/")+"/version", &v); err != nil {
+		return "", err
+	}
+	return v.Cluster, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, url string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(into)
+}
+
+// AuthEnabled tells whether auth is on. etcd answers AuthStatus only to
+// authenticated users once auth is enabled, so "user name is empty" also
+// means enabled.
+func (c *Client) AuthEnabled(ctx context.Context) (bool, error) {
+	cl, err := c.Cluster()
+	if err != nil {
+		return false, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	resp, err := cl.AuthStatus(cctx)
+	switch {
+	case err == nil:
+		return resp.Enabled, nil
+	case errors.Is(err, rpctypes.ErrUserEmpty), strings.Contains(err.Error(), "user name is empty"):
+		return true, nil
+	default:
+		return false, err
+	}
+}
+
+// MoveLeader hands leadership to the member with ID to. It must be sent to
+// the current leader.
+func (c *Client) MoveLeader(ctx context.Context, leaderEndpoint string, to uint64) error {
+	cl, err := c.endpoint(leaderEndpoint)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout*2)
+	defer cancel()
+	_, err = cl.MoveLeader(cctx, to)
+	return err
+}
+
+// Snapshot streams a snapshot of the member at endpoint into w and returns
+// the revision it contains at least: the revision of a read made just
+// before, through the same member.
+func (c *Client) Snapshot(ctx context.Context, endpoint string, w io.Writer) (int64, error) {
+	cl, err := c.endpoint(endpoint)
+	if err != nil {
+		return 0, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	resp, err := cl.Get(cctx, "health", clientv3.WithSerializable(), clientv3.WithCountOnly())
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("reading the revision before the snapshot: %w", err)
+	}
+	rev := resp.Header.GetRevision()
+	rc, err := cl.Snapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(w, rc); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}

@@ -1,0 +1,230 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/rollout"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/validate"
+)
+
+// Default timeouts for Create and Update. A rollout of 7 members that each
+// use the whole default health.timeout twice (gate, then put back) still fits.
+const (
+	DefaultCreateTimeout = 60 * time.Minute
+	DefaultUpdateTimeout = 60 * time.Minute
+)
+
+type clusterVersionModel struct {
+	ID             types.String   `tfsdk:"id"`
+	Version        types.String   `tfsdk:"version"`
+	Members        types.Map      `tfsdk:"members"`
+	Binary         *binaryModel   `tfsdk:"binary"`
+	Service        *serviceModel  `tfsdk:"service"`
+	Snapshot       *snapshotModel `tfsdk:"snapshot"`
+	Health         *healthModel   `tfsdk:"health"`
+	Timeouts       timeouts.Value `tfsdk:"timeouts"`
+	ClusterVersion types.String   `tfsdk:"cluster_version"`
+	MemberVersions types.Map      `tfsdk:"member_versions"`
+	Leader         types.String   `tfsdk:"leader"`
+	Rollout        types.List     `tfsdk:"rollout"`
+	LastSnapshot   types.Object   `tfsdk:"last_snapshot"`
+}
+
+type memberModel struct {
+	Host      types.String `tfsdk:"host"`
+	ClientURL types.String `tfsdk:"client_url"`
+	SSHPort   types.Int64  `tfsdk:"ssh_port"`
+}
+
+var memberAttrTypes = map[string]attr.Type{
+	"host":       types.StringType,
+	"client_url": types.StringType,
+	"ssh_port":   types.Int64Type,
+}
+
+type binaryModel struct {
+	Path   types.String `tfsdk:"path"`
+	Source types.String `tfsdk:"source"`
+	SHA256 types.String `tfsdk:"sha256"`
+}
+
+type serviceModel struct {
+	StartCommand types.String `tfsdk:"start_command"`
+	StopCommand  types.String `tfsdk:"stop_command"`
+	ConfigFile   types.String `tfsdk:"config_file"`
+	LogCommand   types.String `tfsdk:"log_command"`
+}
+
+type snapshotModel struct {
+	Directory types.String `tfsdk:"directory"`
+}
+
+type healthModel struct {
+	Timeout     types.String `tfsdk:"timeout"`
+	StableFor   types.String `tfsdk:"stable_for"`
+	MemberPause types.String `tfsdk:"member_pause"`
+}
+
+var lastSnapshotAttrTypes = map[string]attr.Type{
+	"path":       types.StringType,
+	"sha256":     types.StringType,
+	"size_bytes": types.Int64Type,
+	"revision":   types.Int64Type,
+}
+
+var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func versionValidator() validator.String {
+	return validate.New(`an exact etcd release "x.y.z"`, func(s string) (string, string, bool) {
+		if _, err := etcdconf.ParseVersion(s); err != nil {
+			return "Invalid etcd version", err.Error(), false
+		}
+		return "", "", true
+	})
+}
+
+func absolutePathValidator(what string) validator.String {
+	return validate.New("an absolute path on the etcd hosts", func(s string) (string, string, bool) {
+		if len(s) == 0 || s[0] != '/' {
+			return "Relative remote path", fmt.Sprintf("%q is not absolute. %s is a path on the etcd hosts and must start with \"/\", for example %q.", s, what, "/usr/local/bin/etcd"), false
+		}
+		return "", "", true
+	})
+}
+
+func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	nonEmpty := []validator.String{stringvalidator.LengthAtLeast(1)}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The etcd version a cluster runs. Changing `version` performs a zero-downtime rolling replacement over SSH, one member at a time: " +
+			"pre-flight checks, a snapshot, staging of the new binary on every host, then for each member stop, install, config translation, start and a health gate. " +
+			"`terraform plan` shows every step in `rollout`. Patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade (to 3.4.32 or later) are supported.\n\n" +
+			"Creating the resource adopts an existing cluster; destroying it only forgets the cluster.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The etcd cluster ID, in hex.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"version": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The etcd release every member should run, exactly `x.y.z` (for example `3.4.34`). " +
+					"Allowed changes: any patch release of the same minor; 3.4 → 3.5; 3.5 → 3.4 when the target is 3.4.32 or later and auth is disabled. " +
+					"When members disagree, state shows `mixed: s1=… s2=…`, so the next plan finishes the job.",
+				Validators: []validator.String{versionValidator()},
+			},
+			"members": schema.MapNestedAttribute{
+				Required:            true,
+				MarkdownDescription: "Every member of the cluster, keyed by etcd member name (as `etcdctl member list` shows). Must match the real membership exactly.",
+				Validators:          []validator.Map{mapvalidator.SizeAtLeast(1)},
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"host": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "SSH address of the member's host (name or IP).",
+						Validators:          nonEmpty,
+					},
+					"client_url": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "One of the member's advertised client URLs, for example `https://10.0.0.11:2379`. Health gates talk to the member through it.",
+						Validators:          []validator.String{clientURLValidator()},
+					},
+					"ssh_port": schema.Int64Attribute{
+						Optional:            true,
+						MarkdownDescription: "SSH port of this host. Defaults to the provider's `ssh.port`.",
+						Validators:          []validator.Int64{int64validator.Between(1, 65535)},
+					},
+				}},
+			},
+			"binary": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "The target version's binary. Required whenever a member must change.",
+				Attributes: map[string]schema.Attribute{
+					"path": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Absolute path of the binary the service runs, for example `/usr/local/bin/etcd`. The previous binary is kept as `<path>.<old version>`; the new one is staged as `<path>.<version>`.",
+						Validators:          []validator.String{absolutePathValidator("binary.path")},
+					},
+					"source": schema.StringAttribute{
+						Required: true,
+						MarkdownDescription: "Where the target binary comes from: a file on the machine running Terraform (uploaded over SSH), " +
+							"or an `http(s)` URL that each host downloads (a release `.tar.gz` is unpacked and its `etcd` taken).",
+						Validators: nonEmpty,
+					},
+					"sha256": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Expected sha256 of the binary (64 lower-case hex digits). Checked on every host before anything stops. Strongly recommended for URLs.",
+						Validators: []validator.String{stringvalidator.RegexMatches(sha256Pattern,
+							"must be 64 lower-case hex digits, as `sha256sum` prints them")},
+					},
+				},
+			},
+			"service": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "How etcd is managed on the hosts. Defaults suit a systemd unit named `etcd` with an env file.",
+				Attributes: map[string]schema.Attribute{
+					"start_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
+						MarkdownDescription: fmt.Sprintf("Shell command that starts etcd. Defaults to `%s`.", rollout.DefaultStartCommand)},
+					"stop_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
+						MarkdownDescription: fmt.Sprintf("Shell command that stops etcd and returns once it has exited. Defaults to `%s`.", rollout.DefaultStopCommand)},
+					"config_file": schema.StringAttribute{Optional: true,
+						MarkdownDescription: fmt.Sprintf("etcd's settings: an `ETCD_*` env file, or a `*.yml`/`*.yaml` etcd config file. Rewritten on minor-version changes (every change is named in the plan; the previous file is kept as `<file>.<old version>`, mode 0600). Defaults to `%s`.", rollout.DefaultConfigFile),
+						Validators:          []validator.String{absolutePathValidator("service.config_file")}},
+					"log_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
+						MarkdownDescription: fmt.Sprintf("Shell command whose output is quoted in errors when a member fails. Defaults to `%s`.", rollout.DefaultLogCommand)},
+				},
+			},
+			"snapshot": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "Where the pre-rollout snapshot is saved.",
+				Attributes: map[string]schema.Attribute{
+					"directory": schema.StringAttribute{Optional: true, Validators: nonEmpty,
+						MarkdownDescription: fmt.Sprintf("Directory on the machine running Terraform, relative to the working directory or absolute. Files are named `<cluster-id>-rev<revision>-<UTC time>.db`, mode 0600. Defaults to `%s`.", rollout.DefaultSnapshotDir)},
+				},
+			},
+			"health": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "Health gate settings.",
+				Attributes: map[string]schema.Attribute{
+					"timeout": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()},
+						MarkdownDescription: fmt.Sprintf("How long one member may take to pass its gate before it is put back. Defaults to `%s`.", rollout.DefaultTimeout)},
+					"stable_for": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonNegativeDuration()},
+						MarkdownDescription: fmt.Sprintf("How long a member must stay healthy before the next one starts. Defaults to `%s`.", rollout.DefaultStableFor)},
+					"member_pause": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonNegativeDuration()},
+						MarkdownDescription: "Extra wait after each member's gate. Defaults to `0s`. etcd's guide suggests 2m for clusters with more than 50 MB of v2 data."},
+				},
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true}),
+			"cluster_version": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The cluster version from `GET <client_url>/version`, for example `3.4.0`."},
+			"member_versions": schema.MapAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The server version each member runs, keyed by member name, from live `Status` calls."},
+			"leader": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The name of the leader member when last read."},
+			"rollout": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The steps of the planned (or last applied) rollout, one string per step, known at plan time."},
+			"last_snapshot": schema.SingleNestedAttribute{Computed: true,
+				MarkdownDescription: "The snapshot taken before the last rollout.",
+				Attributes: map[string]schema.Attribute{
+					"path":       schema.StringAttribute{Computed: true, MarkdownDescription: "Path of the snapshot file."},
+					"sha256":     schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the whole file, as `sha256sum` prints it."},
+					"size_bytes": schema.Int64Attribute{Computed: true, MarkdownDescription: "File size in bytes."},
+					"revision":   schema.Int64Attribute{Computed: true, MarkdownDescription: "The store revision the snapshot contains at least."},
+				}},
+		},
+	}
+}

@@ -1,0 +1,53 @@
+package rollout
+
+import (
+	"fmt"
+	"strings"
+)
+
+// StepError is a rollout failure: which member, which step, what happened to
+// the member afterwards, and what the operator should do next.
+type StepError struct {
+	Member string
+	Step   string
+	Err    error
+	// Unchanged: nothing on any member was changed by this step.
+	Unchanged bool
+	// Restored: the member was put back on its previous version and passed
+	// its gate there.
+	Restored   bool
+	RestoreErr error
+	Logs       string // last lines of service.log_command
+	Hint       string
+	// Recovery is filled by the caller with the kept files and snapshot.
+	Recovery string
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+func (e *StepError) Error() string {
+	var b strings.Builder
+	if e.Member != "" {
+		fmt.Fprintf(&b, "member %s, step %s: %v", e.Member, e.Step, e.Err)
+	} else {
+		fmt.Fprintf(&b, "step %s: %v", e.Step, e.Err)
+	}
+	switch {
+	case e.Unchanged:
+		b.WriteString("\n\nNothing was changed by this step; the rollout stopped before touching any further member.")
+	case e.Restored:
+		fmt.Fprintf(&b, "\n\nMember %s was put back on its previous binary and config, restarted, and passed its health gate. The members after it were not touched; the cluster is healthy with mixed versions.", e.Member)
+	case e.RestoreErr != nil:
+		fmt.Fprintf(&b, "\n\nPUTTING MEMBER %s BACK ALSO FAILED: %v\nThe member may be down. Quorum holds while every other member is healthy; restore this member by hand.", e.Member, e.RestoreErr)
+	}
+	if e.Recovery != "" {
+		b.WriteString("\n\n" + e.Recovery)
+	}
+	if e.Hint != "" {
+		b.WriteString("\n\n" + e.Hint)
+	}
+	if e.Logs != "" {
+		fmt.Fprintf(&b, "\n\nLast lines of the service log on %s:\n%s", e.Member, e.Logs)
+	}
+	return b.String()
+}

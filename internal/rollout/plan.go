@@ -1,0 +1,429 @@
+package rollout
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+)
+
+// Observation is what the cluster and its hosts look like, gathered at plan
+// time and again at apply time. The planner reads nothing else.
+type Observation struct {
+	ClusterID      string
+	ClusterVersion string
+	Members        []etcdx.Member // the live membership, by name
+	Alarms         []string
+	AuthEnabled    bool
+	// Configs holds each configured member's service.config_file, read over
+	// SSH. Only gathered when a member must change.
+	Configs map[string]ConfigFile
+	// Source describes a local binary.source; zero for a URL.
+	Source LocalSource
+}
+
+// ConfigFile is a member's config file as read from its host.
+type ConfigFile struct {
+	Content []byte
+	Err     string // why it could not be read
+}
+
+// LocalSource is what the machine running Terraform has at binary.source.
+type LocalSource struct {
+	Checked bool
+	SHA256  string
+	Size    int64
+	Err     string
+}
+
+// Problem is one reason to refuse, tied to the attribute to fix.
+type Problem struct {
+	Attribute string // dotted attribute path: "version", "members", "binary.source"
+	MapKey    string // member name, when Attribute is "members"
+	Summary   string
+	Detail    string
+}
+
+func (p Problem) Error() string { return p.Summary + ": " + p.Detail }
+
+// MemberPlan is what happens to one member.
+type MemberPlan struct {
+	Name    string
+	From    etcdconf.Version
+	Path    etcdconf.Path
+	Changes []etcdconf.Change
+}
+
+// Done reports whether the member already runs the target.
+func (m MemberPlan) Done() bool { return m.Path == etcdconf.PathNone }
+
+// Plan is a rollout: per-member plans and the steps shown to the operator.
+type Plan struct {
+	Members []MemberPlan // name order
+	Steps   []string
+}
+
+// Pending lists the members that still need a change.
+func (p *Plan) Pending() []MemberPlan {
+	var out []MemberPlan
+	for _, m := range p.Members {
+		if !m.Done() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Member finds a member's plan.
+func (p *Plan) Member(name string) (MemberPlan, bool) {
+	for _, m := range p.Members {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return MemberPlan{}, false
+}
+
+// NeedsChange reports whether any live member runs something other than the
+// target. Unparseable versions count as a change so that the planner reports
+// them.
+func NeedsChange(obs Observation, target etcdconf.Version) bool {
+	for _, m := range obs.Members {
+		if m.Version != target.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// Check returns every reason the rollout from obs to spec must not start.
+// The checks only use obs, so apply can run them again on a fresh
+// observation and refuse when the cluster changed since the plan.
+func Check(obs Observation, spec Spec) []Problem {
+	var probs []Problem
+	live := map[string]etcdx.Member{}
+	for _, m := range obs.Members {
+		live[m.Name] = m
+	}
+
+	// Membership: the configuration must describe the real cluster exactly,
+	// or a rollout would skip members or act on the wrong hosts.
+	for _, m := range obs.Members {
+		switch {
+		case m.Name == "":
+			probs = append(probs, Problem{Attribute: "members", Summary: "Unstarted member in the cluster",
+				Detail: fmt.Sprintf("Member %s has been added to the cluster but never started, so it has no name. Start it or remove it (etcdctl member remove %s) before a rollout.", m.IDHex(), m.IDHex())})
+		case m.IsLearner:
+			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Learner member",
+				Detail: fmt.Sprintf("Member %q is a learner. Promote it (etcdctl member promote %s) or remove it before a rollout: a learner cannot vote, and etcd refuses to move leadership to it.", m.Name, m.IDHex())})
+		default:
+			if _, ok := spec.Member(m.Name); !ok {
+				probs = append(probs, Problem{Attribute: "members", Summary: "Member missing from configuration",
+					Detail: fmt.Sprintf("The cluster has a member %q (client URLs %s) that is not in members. Add it, for example %s = { host = %q, client_url = %q }, so the rollout covers every member.", m.Name, strings.Join(m.ClientURLs, ", "), m.Name, hostOf(first(m.ClientURLs)), first(m.ClientURLs))})
+			}
+		}
+	}
+	for _, want := range spec.Members {
+		m, ok := live[want.Name]
+		if !ok {
+			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Member not in the cluster",
+				Detail: fmt.Sprintf("members has %q, but the cluster has no member of that name (it has: %s). Use the names that `etcdctl member list` shows.", want.Name, strings.Join(liveNames(obs), ", "))})
+			continue
+		}
+		if len(m.ClientURLs) > 0 && !contains(m.ClientURLs, want.ClientURL) {
+			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Wrong client URL",
+				Detail: fmt.Sprintf("members[%q].client_url is %q, but the member advertises %s. Use one of those, so that health gates talk to the member being changed.", want.Name, want.ClientURL, strings.Join(m.ClientURLs, ", "))})
+		}
+	}
+
+	// Health: a rollout takes one member away at a time, which only keeps
+	// quorum when every other member is healthy.
+	for _, m := range obs.Members {
+		if m.Name != "" && !m.Healthy {
+			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Unhealthy member",
+				Detail: fmt.Sprintf("Member %q is not healthy: %s. A rollout stops one member at a time and needs every other one healthy to keep quorum. Bring it back (check its service and logs), then plan again.", m.Name, m.Problem)})
+		}
+	}
+	if len(obs.Alarms) > 0 {
+		probs = append(probs, Problem{Attribute: "members", Summary: "Active alarms",
+			Detail: fmt.Sprintf("The cluster has active alarms: %s. Resolve the cause (for NOSPACE: compact, defragment, then `etcdctl alarm disarm`), then plan again.", strings.Join(obs.Alarms, "; "))})
+	}
+
+	// Versions: every member's own step must be an allowed transition.
+	downgrade := false
+	for _, m := range obs.Members {
+		if m.Version == "" {
+			continue // unhealthy, reported above
+		}
+		from, err := etcdconf.ParseVersion(m.Version)
+		if err != nil {
+			probs = append(probs, Problem{Attribute: "version", Summary: "Unrecognised member version",
+				Detail: fmt.Sprintf("Member %q reports version %q: %v", m.Name, m.Version, err)})
+			continue
+		}
+		path, err := etcdconf.CheckTransition(from, spec.Target)
+		if err != nil {
+			probs = append(probs, Problem{Attribute: "version", Summary: "Version change not allowed",
+				Detail: fmt.Sprintf("Member %q runs %s: %v", m.Name, from, err)})
+			continue
+		}
+		if path == etcdconf.PathDowngrade {
+			downgrade = true
+		}
+	}
+	if downgrade && obs.AuthEnabled {
+		probs = append(probs, Problem{Attribute: "version", Summary: "Auth is enabled",
+			Detail: "etcd cannot be downgraded from 3.5 to 3.4 while auth is enabled: 3.5 changed the format of the WAL entries for auth. Disable auth (etcdctl auth disable) and delete all users and roles first, as etcd's downgrade guide says, then plan again."})
+	}
+	return probs
+}
+
+// CheckInputs returns the problems with what the hosts and the local machine
+// provide for the members that must change: config files and the binary.
+func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
+	var probs []Problem
+	pending := plan.Pending()
+	if len(pending) == 0 {
+		return nil
+	}
+	if spec.Binary.Path == "" || spec.Binary.Source == "" {
+		return append(probs, Problem{Attribute: "binary", Summary: "No binary to install",
+			Detail: fmt.Sprintf("Members %s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }.", memberNames(pending), spec.Target, spec.Target)})
+	}
+	if src := obs.Source; src.Checked {
+		switch {
+		case src.Err != "":
+			probs = append(probs, Problem{Attribute: "binary.source", Summary: "Binary source not readable",
+				Detail: fmt.Sprintf("%s. binary.source must be the etcd %s binary on the machine running Terraform, or an http(s) URL the hosts can download.", src.Err, spec.Target)})
+		case spec.Binary.SHA256 != "" && !strings.EqualFold(src.SHA256, spec.Binary.SHA256):
+			probs = append(probs, Problem{Attribute: "binary.sha256", Summary: "Binary checksum mismatch",
+				Detail: fmt.Sprintf("%s has sha256 %s, but binary.sha256 is %s. Check that the file is the etcd %s release you meant, then correct one or the other.", spec.Binary.Source, src.SHA256, spec.Binary.SHA256, spec.Target)})
+		}
+	}
+	for _, m := range pending {
+		if m.Path == etcdconf.PathPatch {
+			continue // the config is not rewritten for a patch change
+		}
+		cf := obs.Configs[m.Name]
+		if cf.Err != "" {
+			probs = append(probs, Problem{Attribute: "service.config_file", Summary: "Config file not readable",
+				Detail: fmt.Sprintf("Member %q: %s. A change between minor versions rewrites etcd's settings in service.config_file, so it must name the ETCD_* env file or etcd YAML config file the service uses.", m.Name, cf.Err)})
+		}
+	}
+	return probs
+}
+
+// MakePlan computes the rollout. It returns problems instead of a plan when
+// the configuration or the cluster rules it out.
+func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
+	if probs := Check(obs, spec); len(probs) > 0 {
+		return nil, probs
+	}
+	plan := &Plan{}
+	for _, m := range obs.Members {
+		from, _ := etcdconf.ParseVersion(m.Version) // checked above
+		path, _ := etcdconf.CheckTransition(from, spec.Target)
+		mp := MemberPlan{Name: m.Name, From: from, Path: path}
+		if cf, ok := obs.Configs[m.Name]; ok && cf.Err == "" && path != etcdconf.PathNone {
+			_, changes, err := etcdconf.Translate(etcdconf.FormatOf(spec.Service.ConfigFile), cf.Content, from, spec.Target)
+			if err != nil {
+				return nil, []Problem{{Attribute: "service.config_file", Summary: "Config file cannot be translated",
+					Detail: fmt.Sprintf("Member %q, %s: %v", m.Name, spec.Service.ConfigFile, err)}}
+			}
+			mp.Changes = changes
+		}
+		plan.Members = append(plan.Members, mp)
+	}
+	sort.Slice(plan.Members, func(i, j int) bool { return plan.Members[i].Name < plan.Members[j].Name })
+	if probs := CheckInputs(obs, spec, plan); len(probs) > 0 {
+		return nil, probs
+	}
+	plan.Steps = describe(obs, spec, plan)
+	return plan, nil
+}
+
+// describe writes the steps as the plan shows them. Nothing here depends on
+// which member leads at plan time, so the text stays true at apply time.
+func describe(obs Observation, spec Spec, plan *Plan) []string {
+	pending := plan.Pending()
+	if len(pending) == 0 {
+		return []string{fmt.Sprintf("nothing to do: all %d members run %s", len(plan.Members), spec.Target)}
+	}
+	var steps []string
+	steps = append(steps, "preflight: "+preflightSummary(obs, spec, plan))
+	steps = append(steps, fmt.Sprintf("snapshot: from the leader to %s/, sha256 verified, mode 0600, before any member stops", strings.TrimRight(spec.SnapshotDir, "/")))
+
+	staged := StagedPath(spec.Binary.Path, spec.Target)
+	source := "upload " + spec.Binary.Source
+	if isURL(spec.Binary.Source) {
+		source = "download " + spec.Binary.Source
+		if strings.HasSuffix(spec.Binary.Source, ".tar.gz") || strings.HasSuffix(spec.Binary.Source, ".tgz") {
+			source += " (unpack its etcd)"
+		}
+	}
+	check := "verify `etcd --version` = " + spec.Target.String()
+	if spec.Binary.SHA256 != "" {
+		check = "verify sha256 " + short(spec.Binary.SHA256) + " and `etcd --version` = " + spec.Target.String()
+	}
+	steps = append(steps, fmt.Sprintf("stage: %s to %s on %s; %s; before any member stops", source, staged, memberNames(pending), check))
+	steps = append(steps, fmt.Sprintf("order: followers first, by name; the member leading at that moment goes last, after leadership moves to a healthy member already on %s", spec.Target))
+
+	gate := fmt.Sprintf("gate: linearizable read, version %s, applied index caught up with the leader, all members healthy, stable %s (within %s)",
+		spec.Target, spec.Health.StableFor, spec.Health.Timeout)
+	for _, m := range plan.Members {
+		if m.Done() {
+			steps = append(steps, fmt.Sprintf("member %s: already on %s, skipped", m.Name, spec.Target))
+			continue
+		}
+		ms, _ := spec.Member(m.Name)
+		parts := []string{
+			fmt.Sprintf("member %s (%s): %s %s → %s", m.Name, ms.Host, m.Path, m.From, spec.Target),
+			"stop",
+			fmt.Sprintf("keep %s binary as %s", m.From, KeptBinaryPath(spec.Binary.Path, m.From)),
+			fmt.Sprintf("install %s", spec.Target),
+		}
+		if len(m.Changes) > 0 {
+			parts = append(parts, fmt.Sprintf("config %s: %s (backup %s)", spec.Service.ConfigFile, etcdconf.Summarize(m.Changes), KeptConfigPath(spec.Service.ConfigFile, m.From)))
+		} else {
+			parts = append(parts, "config unchanged")
+		}
+		parts = append(parts, "start", gate)
+		if spec.Health.MemberPause > 0 {
+			parts = append(parts, "pause "+spec.Health.MemberPause.String())
+		}
+		steps = append(steps, strings.Join(parts, "; "))
+	}
+	steps = append(steps, fmt.Sprintf("verify: all members on %s, cluster version %s", spec.Target, spec.Target.ClusterVersion()))
+	return steps
+}
+
+func preflightSummary(obs Observation, spec Spec, plan *Plan) string {
+	healthy := 0
+	for _, m := range obs.Members {
+		if m.Healthy {
+			healthy++
+		}
+	}
+	parts := []string{fmt.Sprintf("%d/%d members healthy on %s", healthy, len(obs.Members), versionsSummary(obs))}
+	parts = append(parts, "no alarms")
+	paths := map[etcdconf.Path]bool{}
+	for _, m := range plan.Pending() {
+		paths[m.Path] = true
+	}
+	switch {
+	case paths[etcdconf.PathDowngrade]:
+		parts = append(parts, "auth disabled", fmt.Sprintf("target %s >= %s", spec.Target, etcdconf.MinDowngradeTarget))
+	case paths[etcdconf.PathUpgrade]:
+		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target))
+	default:
+		parts = append(parts, fmt.Sprintf("patch change to %s", spec.Target))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// versionsSummary is "3.5.21" when all members agree, else "s1=3.4.34 s2=3.5.21".
+func versionsSummary(obs Observation) string {
+	return MixedVersions(obs.Members)
+}
+
+// MixedVersions renders member versions: the common version when all
+// members agree, otherwise name=version pairs in name order.
+func MixedVersions(members []etcdx.Member) string {
+	seen := map[string]bool{}
+	for _, m := range members {
+		seen[m.Version] = true
+	}
+	if len(seen) == 1 {
+		for v := range seen {
+			if v != "" {
+				return v
+			}
+		}
+	}
+	sorted := append([]etcdx.Member(nil), members...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	var parts []string
+	for _, m := range sorted {
+		v := m.Version
+		if v == "" {
+			v = "unknown"
+		}
+		parts = append(parts, m.Name+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// StagedPath is where the target binary waits on each host before install.
+// It doubles as the kept copy of that version, so a later change back to it
+// finds the binary in place.
+func StagedPath(binaryPath string, v etcdconf.Version) string {
+	return KeptBinaryPath(binaryPath, v)
+}
+
+// KeptBinaryPath is where a member's previous binary is kept.
+func KeptBinaryPath(binaryPath string, v etcdconf.Version) string {
+	return binaryPath + "." + v.String()
+}
+
+// KeptConfigPath is where a member's previous config file is kept.
+func KeptConfigPath(configFile string, v etcdconf.Version) string {
+	return configFile + "." + v.String()
+}
+
+func memberNames(ms []MemberPlan) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func liveNames(obs Observation) []string {
+	var names []string
+	for _, m := range obs.Members {
+		if m.Name != "" {
+			names = append(names, m.Name)
+		}
+	}
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.TrimRight(x, "/") == strings.TrimRight(s, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+func first(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return list[0]
+}
+
+func hostOf(rawURL string) string {
+	h := rawURL
+	if i := strings.Index(h, "://"); i >= 0 {
+		h = h[i+3:]
+	}
+	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	return strings.Trim(h, "[]/")
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12] + "…"
+	}
+	return sum
+}

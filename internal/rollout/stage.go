@@ -1,0 +1,123 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
+)
+
+// stageAll puts the target binary beside binary.path on every host that
+// needs it, in parallel, and verifies it there before any member stops.
+func (e *Executor) stageAll(ctx context.Context, pending []MemberPlan) error {
+	errs := make([]error, len(pending))
+	var wg sync.WaitGroup
+	for i, mp := range pending {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, h := e.host(mp.Name)
+			if err := e.stage(ctx, h); err != nil {
+				errs[i] = &StepError{Member: mp.Name, Step: "stage", Err: err, Unchanged: true}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stage: skip if the staged file already has the wanted digest → upload or
+// download → verify sha256 → verify `--version`.
+func (e *Executor) stage(ctx context.Context, h Host) error {
+	staged := StagedPath(e.Spec.Binary.Path, e.Spec.Target)
+	want := strings.ToLower(e.Spec.Binary.SHA256)
+	src := e.Spec.Binary.Source
+	if want == "" && !isURL(src) {
+		if local := inspectLocal(src); local.Err == "" {
+			want = local.SHA256
+		} else {
+			return fmt.Errorf("%s", local.Err)
+		}
+	}
+	have, _ := remoteSHA256(ctx, h, staged)
+	if want == "" || have != want {
+		if isURL(src) {
+			if _, err := run(ctx, h, downloadScript(src, staged)); err != nil {
+				return fmt.Errorf("downloading %s: %w", src, err)
+			}
+		} else {
+			f, err := os.Open(src)
+			if err != nil {
+				return err
+			}
+			err = h.Upload(ctx, f, staged, 0o755)
+			_ = f.Close()
+			if err != nil {
+				return fmt.Errorf("uploading %s to %s: %w", src, staged, err)
+			}
+		}
+		if want != "" {
+			got, err := remoteSHA256(ctx, h, staged)
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("%s has sha256 %s after transfer, want %s (binary.sha256). Check binary.source and binary.sha256", staged, got, want)
+			}
+		}
+	}
+	out, err := run(ctx, h, sshx.Command(staged, "--version"))
+	if err != nil {
+		return fmt.Errorf("the staged binary does not run: %w", err)
+	}
+	if v := parseEtcdVersion(out); v != e.Spec.Target.String() {
+		return fmt.Errorf("the staged binary %s reports version %q, want %s. binary.source must be the etcd %s binary", staged, v, e.Spec.Target, e.Spec.Target)
+	}
+	return nil
+}
+
+func remoteSHA256(ctx context.Context, h Host, path string) (string, error) {
+	out, err := run(ctx, h, sshx.Command("sha256sum", "--", path))
+	if err != nil {
+		return "", err
+	}
+	fields := strings.Fields(out)
+	if len(fields) == 0 {
+		return "", fmt.Errorf("sha256sum printed nothing for %s", path)
+	}
+	return fields[0], nil
+}
+
+// downloadScript fetches url on the host into dest; a release archive is
+// unpacked and its etcd binary taken.
+func downloadScript(url, dest string) string {
+	q := sshx.Quote
+	return strings.Join([]string{
+		"set -e",
+		"tmp=$(mktemp -d)",
+		"trap 'rm -rf \"$tmp\"' EXIT",
+		"if command -v curl >/dev/null 2>&1; then curl -fsSL -o \"$tmp/download\" " + q(url) + "; else wget -q -O \"$tmp/download\" " + q(url) + "; fi",
+		"case " + q(url) + " in *.tar.gz|*.tgz) tar -xzf \"$tmp/download\" -C \"$tmp\"; bin=$(find \"$tmp\" -type f -name etcd | head -n 1); [ -n \"$bin\" ] || { echo 'no etcd binary in the archive' >&2; exit 1; };; *) bin=\"$tmp/download\";; esac",
+		"chmod 755 \"$bin\"",
+		"mv -f \"$bin\" " + q(dest+".tmp"),
+		"mv -f " + q(dest+".tmp") + " " + q(dest),
+	}, "\n")
+}
+
+// parseEtcdVersion reads "etcd Version: 3.5.21" from `etcd --version`.
+func parseEtcdVersion(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "etcd Version:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return strings.TrimSpace(out)
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs everything the tests, `make demo` and `make bench` need on a fresh
+# Debian 12 machine, as root, and caches every build by version so a second run
+# builds nothing:
+#   Debian packages → Terraform 1.5.7 → etcd 3.5.x/3.6.x (Go module proxy) → etcd 3.4.23 (Debian)
+# It prints nothing but progress; binaries land under $ETCD_TF_CACHE.
+set -euo pipefail
+
+CACHE="${ETCD_TF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-etcd}"
+TERRAFORM_VERSION="${TERRAFORM_VERSION:-1.5.7}"
+# etcd versions built from the Go module proxy. The first is the sandbox's
+# default; the second is an older patch release for patch-change tests.
+ETCD_VERSIONS="${ETCD_VERSIONS:-3.5.21 3.5.16 3.6.5}"
+DEBIAN_ETCD_VERSION=3.4.23
+here="$(cd "$(dirname "$0")" && pwd)"
+
+log() { printf '==> %s\n' "$*"; }
+
+need_pkgs=()
+for p in openssh-server openssh-client iproute2 util-linux ca-certificates curl; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if ((${#need_pkgs[@]})); then
+  log "apt-get install ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian's package may start a system sshd on port 22 of every address; the
+# test hosts need port 22 on their own loopback addresses, so it must not run.
+if pgrep -x sshd >/dev/null 2>&1 && [ -z "${KEEP_SYSTEM_SSHD:-}" ]; then
+  if [ -S /run/systemd/private ]; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi
+fi
+mkdir -p /run/sshd
+
+mkdir -p "$CACHE"
+export GOFLAGS=-mod=mod
+
+tf="$CACHE/terraform/$TERRAFORM_VERSION/terraform"
+if [ ! -x "$tf" ]; then
+  log "building terraform $TERRAFORM_VERSION (go install)"
+  GOBIN="$CACHE/terraform/$TERRAFORM_VERSION" go install "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
+fi
+
+for v in $ETCD_VERSIONS; do
+  dir="$CACHE/etcd/$v"
+  if [ -x "$dir/etcd" ] && [ -x "$dir/etcdctl" ] && [ -x "$dir/etcdutl" ]; then continue; fi
+  log "building etcd $v (go build in a pinned tools module)"
+  mod="$CACHE/build/etcd-$v"
+  rm -rf "$mod"; mkdir -p "$mod" "$dir"
+  cp "$here/etcd-tools/tools.go" "$mod/tools.go"
+  (
+    cd "$mod"
+    go mod init etcdtools >/dev/null 2>&1
+    go get "go.etcd.io/etcd/server/v3@v$v" "go.etcd.io/etcd/etcdctl/v3@v$v" "go.etcd.io/etcd/etcdutl/v3@v$v" >/dev/null 2>&1
+    go mod tidy >/dev/null 2>&1
+    CGO_ENABLED=0 go build -trimpath -o "$dir/etcd" go.etcd.io/etcd/server/v3
+    CGO_ENABLED=0 go build -trimpath -o "$dir/etcdctl" go.etcd.io/etcd/etcdctl/v3
+    CGO_ENABLED=0 go build -trimpath -o "$dir/etcdutl" go.etcd.io/etcd/etcdutl/v3
+  )
+  "$dir/etcd" --version | head -1
+done
+
+dir="$CACHE/etcd/$DEBIAN_ETCD_VERSION"
+if [ ! -x "$dir/etcd" ]; then
+  log "unpacking etcd $DEBIAN_ETCD_VERSION from Debian's etcd-server and etcd-client (no service is started)"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download etcd-server etcd-client >/dev/null 2>&1 || { apt-get update -qq && apt-get download etcd-server etcd-client; })
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root"; done
+  mkdir -p "$dir"
+  install -m 0755 "$tmp/root/usr/bin/etcd" "$dir/etcd"
+  install -m 0755 "$tmp/root/usr/bin/etcdctl" "$dir/etcdctl"
+  rm -rf "$tmp"
+  "$dir/etcd" --version | head -1
+fi
+
+if [ -n "${ETCD_BINARY_3_4:-}" ]; then
+  log "ETCD_BINARY_3_4=$ETCD_BINARY_3_4: $("$ETCD_BINARY_3_4" --version | head -1)"
+fi
+log "prerequisites ready in $CACHE"
