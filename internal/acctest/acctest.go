@@ -5,6 +5,7 @@ package acctest
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -75,4 +76,18 @@ func Members(sb *testhosts.Sandbox) string {
 	}
 	b.WriteString("  }")
 	return b.String()
+}
+
+// BinaryVersion runs `etcd --version` and returns the server version.
+func BinaryVersion(path string) (string, error) {
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", path, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "etcd Version: "); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("%s --version printed no version", path)
 }

@@ -208,8 +208,8 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	var configMode string
 	if mp.Path != etcdconf.PathPatch {
 		cf := readConfig(ctx, h, e.Spec.Service.ConfigFile)
-		if cf.Err != "" {
-			return &StepError{Member: mp.Name, Step: "read config", Err: errors.New(cf.Err), Unchanged: true}
+		if cf.Err != "" || cf.HostErr != "" {
+			return &StepError{Member: mp.Name, Step: "read config", Err: errors.New(cf.Err + cf.HostErr), Unchanged: true}
 		}
 		var err error
 		newConfig, changes, err = etcdconf.Translate(etcdconf.FormatOf(e.Spec.Service.ConfigFile), cf.Content, mp.From, target)

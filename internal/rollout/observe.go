@@ -53,6 +53,9 @@ func readConfigs(ctx context.Context, hosts Hosts, spec Spec) map[string]ConfigF
 			if cf.Err != "" {
 				cf.Err = fmt.Sprintf("%s on %s", cf.Err, m.Host)
 			}
+			if cf.HostErr != "" {
+				cf.HostErr = fmt.Sprintf("SSH to %s: %s", m.Host, cf.HostErr)
+			}
 			mu.Lock()
 			out[m.Name] = cf
 			mu.Unlock()
@@ -66,7 +69,7 @@ func readConfig(ctx context.Context, h Host, file string) ConfigFile {
 	res, err := h.Run(ctx, sshx.Command("cat", "--", file))
 	switch {
 	case err != nil:
-		return ConfigFile{Err: fmt.Sprintf("cannot read %s: %v", file, err)}
+		return ConfigFile{HostErr: err.Error()}
 	case res.ExitStatus != 0:
 		return ConfigFile{Err: fmt.Sprintf("cannot read %s: %s", file, strings.TrimSpace(res.Stderr))}
 	}

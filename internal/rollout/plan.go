@@ -27,7 +27,8 @@ type Observation struct {
 // ConfigFile is a member's config file as read from its host.
 type ConfigFile struct {
 	Content []byte
-	Err     string // why it could not be read
+	Err     string // why the file could not be read
+	HostErr string // why the host could not be reached over SSH
 }
 
 // LocalSource is what the machine running Terraform has at binary.source.
@@ -203,6 +204,11 @@ func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
 		}
 	}
 	for _, m := range pending {
+		if cf := obs.Configs[m.Name]; cf.HostErr != "" {
+			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Host not reachable over SSH",
+				Detail: fmt.Sprintf("Member %q: %s", m.Name, cf.HostErr)})
+			continue
+		}
 		if m.Path == etcdconf.PathPatch {
 			continue // the config is not rewritten for a patch change
 		}
