@@ -204,6 +204,9 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 		plan.Rollout = state.Rollout
 		plan.LastSnapshot = state.LastSnapshot
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		if !plan.Members.Equal(state.Members) {
+			r.checkMembership(ctx, &plan, &resp.Diagnostics)
+		}
 		return
 	}
 
@@ -256,6 +259,28 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// checkMembership compares changed members with the live cluster, so a
+// members map that no longer describes it is refused at plan time.
+func (r *clusterVersionResource) checkMembership(ctx context.Context, plan *clusterVersionModel, diags *diag.Diagnostics) {
+	spec, d := plan.spec(ctx)
+	diags.Append(d...)
+	if diags.HasError() || r.data == nil {
+		return
+	}
+	sess, err := r.open(spec)
+	if err != nil {
+		diags.AddError("Cannot connect to the cluster", err.Error())
+		return
+	}
+	defer sess.close()
+	view, err := sess.cluster.Observe(ctx)
+	if err != nil {
+		diags.AddAttributeError(path.Root("members"), "etcd cluster unreachable", err.Error())
+		return
+	}
+	addProblems(diags, rollout.CheckMembership(rollout.Observation{Members: view.Members}, spec))
 }
 
 func addProblems(diags *diag.Diagnostics, probs []rollout.Problem) {

@@ -71,7 +71,7 @@ func etcdBinary(t *testing.T, version string) string {
 func TestAccClusterVersion_adoptPlanDrift(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{ExtraEnv: map[string]string{
 		// 3.5-only settings the downgrade must drop and name.
-		"ETCD_SOCKET_REUSE_PORT":                     "true",
+		"ETCD_SOCKET_REUSE_PORT":                      "true",
 		"ETCD_EXPERIMENTAL_COMPACTION_SLEEP_INTERVAL": "10ms",
 	}})
 	v35 := testhosts.DefaultEtcdVersion

@@ -103,41 +103,7 @@ func NeedsChange(obs Observation, target etcdconf.Version) bool {
 // The checks only use obs, so apply can run them again on a fresh
 // observation and refuse when the cluster changed since the plan.
 func Check(obs Observation, spec Spec) []Problem {
-	var probs []Problem
-	live := map[string]etcdx.Member{}
-	for _, m := range obs.Members {
-		live[m.Name] = m
-	}
-
-	// Membership: the configuration must describe the real cluster exactly,
-	// or a rollout would skip members or act on the wrong hosts.
-	for _, m := range obs.Members {
-		switch {
-		case m.Name == "":
-			probs = append(probs, Problem{Attribute: "members", Summary: "Unstarted member in the cluster",
-				Detail: fmt.Sprintf("Member %s has been added to the cluster but never started, so it has no name. Start it or remove it (etcdctl member remove %s) before a rollout.", m.IDHex(), m.IDHex())})
-		case m.IsLearner:
-			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Learner member",
-				Detail: fmt.Sprintf("Member %q is a learner. Promote it (etcdctl member promote %s) or remove it before a rollout: a learner cannot vote, and etcd refuses to move leadership to it.", m.Name, m.IDHex())})
-		default:
-			if _, ok := spec.Member(m.Name); !ok {
-				probs = append(probs, Problem{Attribute: "members", Summary: "Member missing from configuration",
-					Detail: fmt.Sprintf("The cluster has a member %q (client URLs %s) that is not in members. Add it, for example %s = { host = %q, client_url = %q }, so the rollout covers every member.", m.Name, strings.Join(m.ClientURLs, ", "), m.Name, hostOf(first(m.ClientURLs)), first(m.ClientURLs))})
-			}
-		}
-	}
-	for _, want := range spec.Members {
-		m, ok := live[want.Name]
-		if !ok {
-			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Member not in the cluster",
-				Detail: fmt.Sprintf("members has %q, but the cluster has no member of that name (it has: %s). Use the names that `etcdctl member list` shows.", want.Name, strings.Join(liveNames(obs), ", "))})
-			continue
-		}
-		if len(m.ClientURLs) > 0 && !contains(m.ClientURLs, want.ClientURL) {
-			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Wrong client URL",
-				Detail: fmt.Sprintf("members[%q].client_url is %q, but the member advertises %s. Use one of those, so that health gates talk to the member being changed.", want.Name, want.ClientURL, strings.Join(m.ClientURLs, ", "))})
-		}
-	}
+	probs := CheckMembership(obs, spec)
 
 	// Health: a rollout takes one member away at a time, which only keeps
 	// quorum when every other member is healthy.
@@ -178,6 +144,47 @@ func Check(obs Observation, spec Spec) []Problem {
 		probs = append(probs, Problem{Attribute: "version", Summary: "Auth is enabled",
 			Detail: "etcd cannot be downgraded from 3.5 to 3.4 while auth is enabled: 3.5 changed the format of the WAL entries for auth. Disable auth (etcdctl auth disable) and delete all users and roles first, as etcd's downgrade guide says, then plan again."})
 	}
+	return probs
+}
+
+// CheckMembership returns the differences between the configured members
+// and the real membership: the configuration must describe the cluster
+// exactly, or a rollout would skip members or act on the wrong hosts.
+func CheckMembership(obs Observation, spec Spec) []Problem {
+	var probs []Problem
+	live := map[string]etcdx.Member{}
+	for _, m := range obs.Members {
+		live[m.Name] = m
+	}
+
+	for _, m := range obs.Members {
+		switch {
+		case m.Name == "":
+			probs = append(probs, Problem{Attribute: "members", Summary: "Unstarted member in the cluster",
+				Detail: fmt.Sprintf("Member %s has been added to the cluster but never started, so it has no name. Start it or remove it (etcdctl member remove %s) before a rollout.", m.IDHex(), m.IDHex())})
+		case m.IsLearner:
+			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Learner member",
+				Detail: fmt.Sprintf("Member %q is a learner. Promote it (etcdctl member promote %s) or remove it before a rollout: a learner cannot vote, and etcd refuses to move leadership to it.", m.Name, m.IDHex())})
+		default:
+			if _, ok := spec.Member(m.Name); !ok {
+				probs = append(probs, Problem{Attribute: "members", Summary: "Member missing from configuration",
+					Detail: fmt.Sprintf("The cluster has a member %q (client URLs %s) that is not in members. Add it, for example %s = { host = %q, client_url = %q }, so the rollout covers every member.", m.Name, strings.Join(m.ClientURLs, ", "), m.Name, hostOf(first(m.ClientURLs)), first(m.ClientURLs))})
+			}
+		}
+	}
+	for _, want := range spec.Members {
+		m, ok := live[want.Name]
+		if !ok {
+			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Member not in the cluster",
+				Detail: fmt.Sprintf("members has %q, but the cluster has no member of that name (it has: %s). Use the names that `etcdctl member list` shows.", want.Name, strings.Join(liveNames(obs), ", "))})
+			continue
+		}
+		if len(m.ClientURLs) > 0 && !contains(m.ClientURLs, want.ClientURL) {
+			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Wrong client URL",
+				Detail: fmt.Sprintf("members[%q].client_url is %q, but the member advertises %s. Use one of those, so that health gates talk to the member being changed.", want.Name, want.ClientURL, strings.Join(m.ClientURLs, ", "))})
+		}
+	}
+
 	return probs
 }
 
