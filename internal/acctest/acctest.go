@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,4 +91,22 @@ func BinaryVersion(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s --version printed no version", path)
+}
+
+// BuildProvider builds the provider binary into dir and writes a Terraform
+// CLI config that uses it through dev_overrides; it returns that file, for
+// TF_CLI_CONFIG_FILE. Tests that run the terraform CLI directly use it.
+func BuildProvider(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-etcd"), "github.com/etcd-rollout/terraform-provider-etcd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
+	}
+	rc := filepath.Join(dir, "terraformrc")
+	body := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"etcd-rollout/etcd\" = %q\n  }\n  direct {}\n}\n", bin)
+	if err := os.WriteFile(rc, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }

@@ -233,6 +233,9 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 		addProblems(&resp.Diagnostics, probs)
 		return
 	}
+	if b := rp.Blocked; b != nil {
+		resp.Diagnostics.AddAttributeWarning(path.Root("binary"), b.Summary, b.Detail)
+	}
 	tflog.Info(ctx, "planned rollout", map[string]any{"to": spec.Target.String(), "steps": len(rp.Steps), "pending": len(rp.Pending()), "duration": time.Since(started).String()})
 
 	plan.ID = types.StringValue(obs.ClusterID)

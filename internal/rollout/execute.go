@@ -134,6 +134,9 @@ func (e *Executor) preflight(ctx context.Context) (*Plan, error) {
 		}
 		return nil, &StepError{Step: "preflight", Err: errors.New(strings.Join(msgs, "\n")), Unchanged: true}
 	}
+	if plan.Blocked != nil {
+		return nil, &StepError{Step: "preflight", Err: plan.Blocked, Unchanged: true}
+	}
 	if e.Plan != nil && !slices.Equal(plan.Steps, e.Plan.Steps) {
 		return nil, &StepError{Step: "preflight", Unchanged: true,
 			Err:  fmt.Errorf("the cluster changed since the plan was made.\nPlanned:\n  %s\nNow:\n  %s", strings.Join(e.Plan.Steps, "\n  "), strings.Join(plan.Steps, "\n  ")),

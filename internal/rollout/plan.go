@@ -64,6 +64,9 @@ func (m MemberPlan) Done() bool { return m.Path == etcdconf.PathNone }
 type Plan struct {
 	Members []MemberPlan // name order
 	Steps   []string
+	// Blocked is set when the plan can be shown but not applied: members
+	// must change and no binary is configured.
+	Blocked *Problem
 }
 
 // Pending lists the members that still need a change.
@@ -197,8 +200,10 @@ func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
 		return nil
 	}
 	if spec.Binary.Path == "" || spec.Binary.Source == "" {
-		return append(probs, Problem{Attribute: "binary", Summary: "No binary to install",
-			Detail: fmt.Sprintf("Members %s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }.", memberNames(pending), spec.Target, spec.Target)})
+		// Reported through Plan.Blocked instead: a configuration that only
+		// watches for drift has no binary, and its plan must still show the
+		// drift rather than fail.
+		return nil
 	}
 	if src := obs.Source; src.Checked {
 		switch {
@@ -253,6 +258,10 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 	if probs := CheckInputs(obs, spec, plan); len(probs) > 0 {
 		return nil, probs
 	}
+	if pending := plan.Pending(); len(pending) > 0 && (spec.Binary.Path == "" || spec.Binary.Source == "") {
+		plan.Blocked = &Problem{Attribute: "binary", Summary: "No binary to install",
+			Detail: fmt.Sprintf("Members %s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }. Apply refuses until it is set.", memberNames(pending), spec.Target, spec.Target)}
+	}
 	plan.Steps = describe(obs, spec, plan)
 	return plan, nil
 }
@@ -268,6 +277,9 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 	steps = append(steps, "preflight: "+preflightSummary(obs, spec, plan))
 	steps = append(steps, fmt.Sprintf("snapshot: from the leader to %s/, sha256 verified, mode 0600, before any member stops", strings.TrimRight(spec.SnapshotDir, "/")))
 
+	if plan.Blocked != nil {
+		steps = append(steps, "stage: blocked: no binary configured; set binary = { path, source } to apply")
+	}
 	staged := StagedPath(spec.Binary.Path, spec.Target)
 	source := "upload " + spec.Binary.Source
 	if isURL(spec.Binary.Source) {
@@ -280,7 +292,9 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 	if spec.Binary.SHA256 != "" {
 		check = "verify sha256 " + short(spec.Binary.SHA256) + " and `etcd --version` = " + spec.Target.String()
 	}
-	steps = append(steps, fmt.Sprintf("stage: %s to %s on %s; %s; before any member stops", source, staged, memberNames(pending), check))
+	if plan.Blocked == nil {
+		steps = append(steps, fmt.Sprintf("stage: %s to %s on %s; %s; before any member stops", source, staged, memberNames(pending), check))
+	}
 	steps = append(steps, fmt.Sprintf("order: followers first, by name; the member leading at that moment goes last, after leadership moves to a healthy member already on %s", spec.Target))
 
 	gate := fmt.Sprintf("gate: linearizable read, version %s, applied index caught up with the leader, all members healthy, stable %s (within %s)",

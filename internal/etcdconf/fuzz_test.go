@@ -1,0 +1,107 @@
+package etcdconf
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Seeds beyond testdata/fuzz: the translate test inputs.
+func addTranslateSeeds(f *testing.F, format Format) {
+	for _, tc := range translateCases {
+		if tc.format == format {
+			f.Add([]byte(tc.in), tc.to > tc.from)
+		}
+	}
+}
+
+func FuzzParseVersion(f *testing.F) {
+	for _, s := range []string{"3.4.34", "3.5", "v3.4.34", "3.4.34-rc.1", "latest", "", " 3.5.21 ", "03.04.05", "1.2.3.4", "9999999999.0.0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVersion(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "invalid version ") {
+				t.Fatalf("ParseVersion(%q): error %q", s, err)
+			}
+			return
+		}
+		if v.String() != s {
+			t.Fatalf("ParseVersion(%q) = %v, which prints differently", s, v)
+		}
+		// Every accepted version has a defined relation to every other.
+		if _, err := CheckTransition(v, MinDowngradeTarget); err != nil && !strings.Contains(err.Error(), "the allowed targets are: ") {
+			t.Fatalf("CheckTransition(%v, ...): %v", v, err)
+		}
+	})
+}
+
+// fuzzTranslate checks, for either direction: no panic; an error leaves no
+// output; no changes means the input comes back byte for byte; and a
+// second translation of the output changes nothing, since the provider may
+// re-run a step on a file it already rewrote.
+func fuzzTranslate(t *testing.T, format Format, in []byte, up bool) {
+	p := PathDowngrade
+	if up {
+		p = PathUpgrade
+	}
+	if _, err := Keys(format, in); err != nil {
+		if _, _, terr := TranslatePath(format, in, p); terr == nil {
+			t.Fatalf("Keys fails (%v) but Translate does not", err)
+		}
+	}
+	out, cs, err := TranslatePath(format, in, p)
+	if err != nil {
+		if out != nil || cs != nil {
+			t.Fatalf("error %v with output", err)
+		}
+		return
+	}
+	if len(cs) == 0 && !bytes.Equal(out, in) {
+		t.Fatalf("no changes, but the output differs:\n%q\n%q", in, out)
+	}
+	out2, cs2, err := TranslatePath(format, out, p)
+	if err != nil {
+		t.Fatalf("second %s of\n%q\n(from %q): %v", p, out, in, err)
+	}
+	if len(cs2) > 0 || !bytes.Equal(out2, out) {
+		t.Fatalf("second %s changed %s:\n in: %q\nout: %q\nout2: %q", p, Summarize(cs2), in, out, out2)
+	}
+	// What each direction promises, read back from the output.
+	d, err := parse(format, out)
+	if err != nil {
+		t.Fatalf("parsing the output: %v", err)
+	}
+	ncvc := nextClusterVersionCompatible.key(format)
+	if p == PathDowngrade {
+		es := d.find(ncvc)
+		if len(es) == 0 || !isTrue(format, es[len(es)-1].value) {
+			t.Fatalf("downgrade output lacks next-cluster-version-compatible=true: %q", out)
+		}
+		for _, s := range only35 {
+			if k := s.key(format); k != "" && d.has(k) {
+				t.Fatalf("downgrade output still has %s: %q", k, out)
+			}
+		}
+	} else {
+		for _, k := range []string{ncvc, debugSetting.key(format), logOutput.key(format), logPackageLevels.key(format), freelist.v34.key(format)} {
+			if d.has(k) {
+				t.Fatalf("upgrade output still has %s: %q", k, out)
+			}
+		}
+		if es := d.find(loggerSetting.key(format)); len(es) > 0 && es[len(es)-1].value == "capnslog" {
+			t.Fatalf("upgrade output still has logger=capnslog: %q", out)
+		}
+	}
+}
+
+func FuzzTranslateEnv(f *testing.F) {
+	addTranslateSeeds(f, FormatEnv)
+	f.Fuzz(func(t *testing.T, in []byte, up bool) { fuzzTranslate(t, FormatEnv, in, up) })
+}
+
+func FuzzTranslateYAML(f *testing.F) {
+	addTranslateSeeds(f, FormatYAML)
+	f.Fuzz(func(t *testing.T, in []byte, up bool) { fuzzTranslate(t, FormatYAML, in, up) })
+}

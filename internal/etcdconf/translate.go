@@ -1,0 +1,239 @@
+package etcdconf
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Translate rewrites a member's settings file for the change from → to and
+// returns the new content with the changes it made. A refused transition is
+// an error (see CheckTransition); a patch change or no change returns the
+// content as it is. Translating an already translated file changes nothing,
+// so a step may be re-run.
+func Translate(f Format, content []byte, from, to Version) (out []byte, changes []Change, err error) {
+	p, err := CheckTransition(from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	return TranslatePath(f, content, p)
+}
+
+// TranslatePath applies the rules of path p without looking at patch
+// levels. It serves tests that need a translation Translate refuses, such as
+// a downgrade to a 3.4 release older than MinDowngradeTarget.
+func TranslatePath(f Format, content []byte, p Path) (out []byte, changes []Change, err error) {
+	if p != PathUpgrade && p != PathDowngrade {
+		return append([]byte(nil), content...), nil, nil
+	}
+	d, err := parse(f, content)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p == PathDowngrade {
+		changes = downgrade(d)
+	} else {
+		changes = upgrade(d)
+	}
+	if len(changes) == 0 {
+		return append([]byte(nil), content...), nil, nil
+	}
+	return d.bytes(), changes, nil
+}
+
+func parse(f Format, content []byte) (*doc, error) {
+	d := newDoc(f, content)
+	if f == FormatYAML {
+		if err := parseYAML(d); err != nil {
+			return nil, err
+		}
+	} else {
+		parseEnv(d)
+	}
+	return d, nil
+}
+
+// downgrade: 3.5 → 3.4.
+func downgrade(d *doc) []Change {
+	var cs []Change
+	for _, s := range only35 {
+		if dropAll(d, s.key(d.format)) {
+			cs = append(cs, Change{Op: Drop, Key: s.name(), Note: s.note, Reason: s.why})
+		}
+	}
+	cs = append(cs, renameSetting(d, freelist.v35, freelist.v34)...)
+	for _, p := range downgradePins {
+		if k := p.key(d.format); !d.has(k) {
+			d.add(k, p.value)
+			cs = append(cs, Change{Op: Pin, Key: p.name(), Value: p.value, Note: p.note, Reason: p.why})
+		}
+	}
+	s := nextClusterVersionCompatible
+	k := s.key(d.format)
+	switch es := d.find(k); {
+	case len(es) == 0:
+		d.add(k, "true")
+		cs = append(cs, Change{Op: Add, Key: s.name(), Value: "true", Reason: s.why})
+	case !isTrue(d.format, es[len(es)-1].value):
+		last := es[len(es)-1]
+		old := last.value
+		for _, e := range es[:len(es)-1] {
+			d.remove(e)
+		}
+		d.setValue(last, "true")
+		cs = append(cs, Change{Op: Set, Key: s.name(), Old: old, Value: "true", Reason: s.why})
+	}
+	return cs
+}
+
+// upgrade: 3.4 → 3.5, also the rollback of a downgrade. The pins a
+// downgrade wrote equal 3.5's defaults and stay.
+func upgrade(d *doc) []Change {
+	var cs []Change
+	f := d.format
+	s := nextClusterVersionCompatible
+	if dropAll(d, s.key(f)) {
+		cs = append(cs, Change{Op: Remove, Key: s.name(), Reason: "3.5 does not have this 3.4 setting; it only let 3.4 join the 3.5 cluster"})
+	}
+
+	// 3.4 used capnslog unless told otherwise; debug only meant a debug log
+	// level with capnslog (with zap, 3.4.23 warns that it is inconsistent
+	// with --log-level and ignores it).
+	logger34 := "capnslog"
+	if es := d.find(loggerSetting.key(f)); len(es) > 0 {
+		logger34 = es[len(es)-1].value
+	}
+	if es := d.find(debugSetting.key(f)); len(es) > 0 {
+		last := es[len(es)-1]
+		if isTrue(f, last.value) && logger34 == "capnslog" && !d.has(logLevel.key(f)) {
+			for _, e := range es[:len(es)-1] {
+				d.remove(e)
+			}
+			d.rename(last, logLevel.key(f))
+			d.setValue(last, "debug")
+			cs = append(cs, Change{Op: Rename, Key: debugSetting.name(), NewKey: logLevel.name(), Value: "debug", Reason: debugSetting.why})
+		} else {
+			dropAll(d, debugSetting.key(f))
+			cs = append(cs, Change{Op: Drop, Key: debugSetting.name(), Reason: debugSetting.why})
+		}
+	}
+	for _, s := range []setting{logPackageLevels, logOutput} {
+		if dropAll(d, s.key(f)) {
+			cs = append(cs, Change{Op: Drop, Key: s.name(), Reason: s.why})
+		}
+	}
+	cs = append(cs, renameSetting(d, freelist.v34, freelist.v35)...)
+	if es := d.find(loggerSetting.key(f)); len(es) > 0 && es[len(es)-1].value == "capnslog" {
+		last := es[len(es)-1]
+		for _, e := range es[:len(es)-1] {
+			d.remove(e)
+		}
+		d.setValue(last, "zap")
+		cs = append(cs, Change{Op: Set, Key: loggerSetting.name(), Old: "capnslog", Value: "zap", Reason: loggerSetting.why})
+	}
+	return cs
+}
+
+// dropAll removes every occurrence of key and reports whether there was one.
+func dropAll(d *doc, key string) bool {
+	if key == "" {
+		return false
+	}
+	es := d.find(key)
+	for _, e := range es {
+		d.remove(e)
+	}
+	return len(es) > 0
+}
+
+// renameSetting moves from's value to to's name. The last occurrence of
+// from is the one etcd used; a to already present was ignored by the
+// source version, so it gives way rather than override the value in use.
+func renameSetting(d *doc, from, to setting) []Change {
+	fk, tk := from.key(d.format), to.key(d.format)
+	src := d.find(fk)
+	if len(src) == 0 {
+		return nil
+	}
+	var cs []Change
+	if dropAll(d, tk) {
+		cs = append(cs, Change{Op: Drop, Key: to.name(), Note: "replaced by " + from.name(),
+			Reason: "the source version ignored it; the renamed " + from.name() + " takes its place"})
+	}
+	for _, e := range src[:len(src)-1] {
+		d.remove(e)
+	}
+	d.rename(src[len(src)-1], tk)
+	return append(cs, Change{Op: Rename, Key: from.name(), NewKey: to.name(), Reason: from.why})
+}
+
+// isTrue reads a boolean the way etcd does: flags and ETCD_* variables go
+// through strconv.ParseBool, YAML through sigs.k8s.io/yaml, whose YAML 1.1
+// reader also takes yes/on/y.
+func isTrue(f Format, v string) bool {
+	if f == FormatYAML {
+		switch v {
+		case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE":
+			return true
+		}
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
+}
+
+// Keys returns the settings of a file in flag form, for checks such as the
+// data directory or the member name. In an env file only ETCD_* variables
+// count, the last assignment winning. In a YAML file the nested TLS and
+// socket blocks are flattened to their flags ("peer-transport-security:
+// cert-file" is peer-cert-file); other nested keys appear as
+// "parent.child"; lists are joined with commas.
+func Keys(f Format, content []byte) (map[string]string, error) {
+	d, err := parse(f, content)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, e := range d.entries {
+		if len(e.children) > 0 {
+			continue
+		}
+		m[flagOfKey(f, e.key)] = e.value
+	}
+	return m, nil
+}
+
+// yamlFlags maps config-file keys to the flags they stand for where the two
+// differ. [S35] embed/config.go: securityConfig (copySecurityDetails fills
+// ClientTLSInfo and PeerTLSInfo, which the flags of etcdmain/config.go fill
+// too), transport.SocketOpts, and the catch-up entries json tag.
+var yamlFlags = map[string]string{
+	"experimental-snapshot-catch-up-entries":     "experimental-snapshot-catchup-entries",
+	"socket-options.reuse-port":                  "socket-reuse-port",
+	"socket-options.reuse-address":               "socket-reuse-address",
+	"client-transport-security.cert-file":        "cert-file",
+	"client-transport-security.key-file":         "key-file",
+	"client-transport-security.client-cert-file": "client-cert-file",
+	"client-transport-security.client-key-file":  "client-key-file",
+	"client-transport-security.client-cert-auth": "client-cert-auth",
+	"client-transport-security.trusted-ca-file":  "trusted-ca-file",
+	"client-transport-security.auto-tls":         "auto-tls",
+	"client-transport-security.allowed-hostname": "client-cert-allowed-hostname",
+	"peer-transport-security.cert-file":          "peer-cert-file",
+	"peer-transport-security.key-file":           "peer-key-file",
+	"peer-transport-security.client-cert-file":   "peer-client-cert-file",
+	"peer-transport-security.client-key-file":    "peer-client-key-file",
+	"peer-transport-security.client-cert-auth":   "peer-client-cert-auth",
+	"peer-transport-security.trusted-ca-file":    "peer-trusted-ca-file",
+	"peer-transport-security.auto-tls":           "peer-auto-tls",
+	"peer-transport-security.allowed-cn":         "peer-cert-allowed-cn",
+	"peer-transport-security.allowed-hostname":   "peer-cert-allowed-hostname",
+}
+
+func flagOfKey(f Format, key string) string {
+	if f == FormatYAML {
+		if flag, ok := yamlFlags[key]; ok {
+			return flag
+		}
+	}
+	return strings.TrimSpace(key)
+}

@@ -1,0 +1,150 @@
+package etcdconf
+
+import (
+	"testing"
+)
+
+func TestParseVersion(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Version
+	}{
+		{"3.4.34", Version{3, 4, 34}},
+		{"3.5.21", Version{3, 5, 21}},
+		{"3.4.0", Version{3, 4, 0}},
+		{"0.0.0", Version{0, 0, 0}},
+		{"3.6.10", Version{3, 6, 10}},
+		{"10.20.30", Version{10, 20, 30}},
+	} {
+		got, err := ParseVersion(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		if got.String() != tc.in {
+			t.Errorf("ParseVersion(%q).String() = %q", tc.in, got.String())
+		}
+	}
+}
+
+func TestParseVersionErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"3.5", `invalid version "3.5": write the exact release including the patch number, such as "3.5.0" (major.minor.patch)`},
+		{"v3.4.34", `invalid version "v3.4.34": write "3.4.34", without the leading "v"`},
+		{"V3.4.34", `invalid version "V3.4.34": write "3.4.34", without the leading "V"`},
+		{"3.4.34-rc.1", `invalid version "3.4.34-rc.1": pre-release and build suffixes ("-rc.1") are not supported; write a final release such as "3.4.34"`},
+		{"v3.5.0+build.7", `invalid version "v3.5.0+build.7": pre-release and build suffixes ("+build.7") are not supported; write a final release such as "3.5.0"`},
+		{"latest", `invalid version "latest": write the exact release the cluster should run, such as "3.4.34" (major.minor.patch)`},
+		{"", `invalid version "": write the exact release the cluster should run, such as "3.4.34" (major.minor.patch)`},
+		{"3", `invalid version "3": write the exact release the cluster should run, such as "3.4.34" (major.minor.patch)`},
+		{"3.4.x", `invalid version "3.4.x": write the exact release the cluster should run, such as "3.4.34" (major.minor.patch)`},
+		{" 3.4.34\n", `invalid version " 3.4.34\n": write "3.4.34", without surrounding spaces`},
+		{"03.4.01", `invalid version "03.4.01": write "3.4.1", without leading zeros`},
+		{" v3.4.34", `invalid version " v3.4.34": write "3.4.34", without surrounding spaces and without the leading "v"`},
+		{"3.4.34.1", `invalid version "3.4.34.1": etcd releases have three numbers; write major.minor.patch, such as "3.4.34"`},
+		{"3..4", `invalid version "3..4": write the exact release the cluster should run, such as "3.4.34" (major.minor.patch)`},
+		{"3.4.9999999999", `invalid version "3.4.9999999999": write the exact release the cluster should run, such as "3.4.34" (major.minor.patch)`},
+	} {
+		_, err := ParseVersion(tc.in)
+		if err == nil {
+			t.Errorf("ParseVersion(%q): no error", tc.in)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("ParseVersion(%q) error\n got: %s\nwant: %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestVersionMethods(t *testing.T) {
+	v := Version{3, 4, 34}
+	if got := v.MinorVersion(); got != "3.4" {
+		t.Errorf("MinorVersion = %q", got)
+	}
+	if got := v.ClusterVersion(); got != "3.4.0" {
+		t.Errorf("ClusterVersion = %q", got)
+	}
+	if got := (Version{3, 5, 21}).ClusterVersion(); got != "3.5.0" {
+		t.Errorf("ClusterVersion = %q", got)
+	}
+	for _, tc := range []struct {
+		a, b Version
+		want int
+	}{
+		{Version{3, 4, 34}, Version{3, 4, 34}, 0},
+		{Version{3, 4, 34}, Version{3, 5, 0}, -1},
+		{Version{3, 5, 0}, Version{3, 4, 34}, 1},
+		{Version{3, 4, 9}, Version{3, 4, 10}, -1},
+		{Version{4, 0, 0}, Version{3, 99, 99}, 1},
+	} {
+		if got := tc.a.Compare(tc.b); got != tc.want {
+			t.Errorf("%v.Compare(%v) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+	if MinDowngradeTarget != (Version{3, 4, 32}) {
+		t.Errorf("MinDowngradeTarget = %v", MinDowngradeTarget)
+	}
+}
+
+func TestCheckTransition(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		want     Path
+	}{
+		{"3.5.21", "3.5.21", PathNone},
+		{"3.5.21", "3.5.16", PathPatch},
+		{"3.5.16", "3.5.21", PathPatch},
+		{"3.4.23", "3.4.34", PathPatch},
+		{"3.6.4", "3.6.5", PathPatch},
+		{"3.4.34", "3.5.21", PathUpgrade},
+		{"3.4.23", "3.5.0", PathUpgrade},
+		{"3.5.21", "3.4.34", PathDowngrade},
+		{"3.5.0", "3.4.32", PathDowngrade},
+	} {
+		p, err := CheckTransition(mustVersion(t, tc.from), mustVersion(t, tc.to))
+		if err != nil || p != tc.want {
+			t.Errorf("CheckTransition(%s, %s) = %v, %v; want %v", tc.from, tc.to, p, err, tc.want)
+		}
+	}
+}
+
+func TestCheckTransitionErrors(t *testing.T) {
+	for _, tc := range []struct{ from, to, want string }{
+		{"3.5.21", "3.4.23", "etcd 3.5.21 → 3.4.23 is not allowed: a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
+		{"3.5.21", "3.4.31", "etcd 3.5.21 → 3.4.31 is not allowed: a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
+		{"3.5.21", "3.3.27", "etcd 3.5.21 → 3.3.27 is not allowed: it skips a minor version; etcd changes one minor version at a time; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
+		{"3.4.34", "3.6.5", "etcd 3.4.34 → 3.6.5 is not allowed: it skips a minor version; etcd changes one minor version at a time; from 3.4.34 the allowed targets are: any 3.4.x patch release, or any 3.5.x release (upgrade)"},
+		{"3.5.21", "3.6.5", "etcd 3.5.21 → 3.6.5 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
+		{"3.6.5", "3.5.21", "etcd 3.6.5 → 3.5.21 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 3.6.5 the allowed targets are: any 3.6.x patch release"},
+		{"3.3.27", "3.4.34", "etcd 3.3.27 → 3.4.34 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 3.3.27 the allowed targets are: any 3.3.x patch release"},
+		{"2.3.8", "3.4.34", "etcd 2.3.8 → 3.4.34 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 2.3.8 the allowed targets are: any 2.3.x patch release"},
+	} {
+		p, err := CheckTransition(mustVersion(t, tc.from), mustVersion(t, tc.to))
+		if err == nil {
+			t.Errorf("CheckTransition(%s, %s) = %v, want an error", tc.from, tc.to, p)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("CheckTransition(%s, %s) error\n got: %s\nwant: %s", tc.from, tc.to, err, tc.want)
+		}
+		if _, ok := err.(*TransitionError); !ok {
+			t.Errorf("error is %T, want *TransitionError", err)
+		}
+	}
+}
+
+func TestPathString(t *testing.T) {
+	for p, want := range map[Path]string{PathNone: "none", PathPatch: "patch", PathUpgrade: "upgrade", PathDowngrade: "downgrade", Path(9): "Path(9)"} {
+		if p.String() != want {
+			t.Errorf("%d.String() = %q, want %q", int(p), p.String(), want)
+		}
+	}
+}
+
+func mustVersion(t testing.TB, s string) Version {
+	t.Helper()
+	v, err := ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
