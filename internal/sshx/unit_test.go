@@ -300,7 +300,7 @@ func TestParsePrivateKey(t *testing.T) {
 	plain, pub := testKey(t, "")
 	enc, encPub := testKey(t, "s3cret passphrase")
 
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024) // small: only the format matters here
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestPoolHostAddressing(t *testing.T) {
 func TestHostKeyErrors(t *testing.T) {
 	_, good := testKey(t, "")
 	_, other := testKey(t, "")
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024) // small: only the format matters here
 	rsaPub, _ := ssh.NewPublicKey(&rsaKey.PublicKey)
 
 	file := filepath.Join(t.TempDir(), "known_hosts")

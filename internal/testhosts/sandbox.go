@@ -7,6 +7,20 @@
 // default service commands.
 //
 // Everything needs root: mount namespaces, bind mounts and port 22.
+//
+// In a test:
+//
+//	sb := testhosts.ForTest(t, testhosts.Options{EtcdVersion: "3.5.21"})
+//	// ssh: user root, private_key = string(sb.PrivateKeyPEM),
+//	//      known_hosts_file = sb.KnownHostsFile
+//	// members: h.Name => { host = h.Addr, client_url = h.ClientURL } for h in sb.Hosts
+//	// binary.source: testhosts.EtcdBinary("3.5.16")
+//	sb.Hosts[1].StopSSHD()                          // fault: host unreachable
+//	sb.Hosts[2].Exec(ctx, "kill -STOP $(cat /var/lib/etcd/etcd.pid)") // fault: anything, as root on the host
+//
+// ForTest skips the test, saying why and how to fix it, when the machine
+// lacks root, sshd or the cached binaries (scripts/prereqs.sh), and closes
+// the sandbox when the test ends.
 package testhosts
 
 import (

@@ -59,27 +59,24 @@ func TestClusterOverSSH(t *testing.T) {
 	}
 
 	for _, h := range s.Hosts {
-		// Each host sees its own /etc/etcd: the bind mounts are per namespace.
-		out, err := sshRun(ctx, s, h, "cat /etc/etcd/etcd.env")
+		out, err := sshRun(ctx, s, h, "cat /etc/etcd/etcd.env; echo ---; command -v systemctl; etcd --version | head -n 1")
 		if err != nil {
 			t.Fatalf("%s: ssh: %v: %s", h.Name, err, out)
 		}
+		env, rest, _ := strings.Cut(out, "---\n")
+		// Each host sees its own /etc/etcd: the bind mounts are per namespace.
 		for _, o := range s.Hosts {
-			has := strings.Contains(out, "\nETCD_NAME="+o.Name+"\n")
+			has := strings.Contains(env, "\nETCD_NAME="+o.Name+"\n")
 			if has != (o == h) {
-				t.Errorf("%s: /etc/etcd/etcd.env has ETCD_NAME=%s: %v, want %v:\n%s", h.Name, o.Name, has, o == h, out)
+				t.Errorf("%s: /etc/etcd/etcd.env has ETCD_NAME=%s: %v, want %v:\n%s", h.Name, o.Name, has, o == h, env)
 			}
 		}
-		if !strings.Contains(out, "ETCD_INITIAL_CLUSTER=s1=http://127.0.") {
-			t.Errorf("%s: no initial cluster in:\n%s", h.Name, out)
+		if !strings.Contains(env, "ETCD_INITIAL_CLUSTER=s1=http://127.0.") {
+			t.Errorf("%s: no initial cluster in:\n%s", h.Name, env)
 		}
-
-		out, err = sshRun(ctx, s, h, "command -v systemctl; etcd --version | head -n 1")
-		if err != nil {
-			t.Fatalf("%s: ssh: %v: %s", h.Name, err, out)
-		}
-		if want := "/usr/local/bin/systemctl\netcd Version: 3.5.21\n"; out != want {
-			t.Errorf("%s: got %q, want %q", h.Name, out, want)
+		// The stand-ins and the version's binaries are the host's /usr/local/bin.
+		if want := "/usr/local/bin/systemctl\netcd Version: 3.5.21\n"; rest != want {
+			t.Errorf("%s: got %q, want %q", h.Name, rest, want)
 		}
 		if v, err := h.EtcdVersion(ctx); err != nil || v != "3.5.21" {
 			t.Errorf("%s: /version: %q, %v; want 3.5.21", h.Name, v, err)
@@ -190,6 +187,22 @@ func TestEtcd34Cluster(t *testing.T) {
 		if v, err := h.EtcdVersion(ctx); err != nil || v != "3.4.23" {
 			t.Errorf("%s: /version: %q, %v; want 3.4.23", h.Name, v, err)
 		}
+	}
+
+	// A member that dies at once makes `systemctl start` fail, as with systemd.
+	h := s.Hosts[0]
+	out, err := h.Exec(ctx, "cp /etc/etcd/etcd.env /etc/etcd/etcd.env.bak && echo ETCD_SNAPSHOT_COUNT=many >>/etc/etcd/etcd.env && systemctl restart etcd")
+	if err == nil || !strings.Contains(out, "Job for etcd.service failed") {
+		t.Errorf("restart with a bad setting: %v: %s", err, out)
+	}
+	if h.EtcdRunning() {
+		t.Error("etcd runs with a bad setting")
+	}
+	if out, err := h.Exec(ctx, "mv /etc/etcd/etcd.env.bak /etc/etcd/etcd.env && systemctl start etcd"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if err := s.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
