@@ -15,6 +15,9 @@ DEBIAN_ETCD_VERSION=3.4.23
 here="$(cd "$(dirname "$0")" && pwd)"
 
 log() { printf '==> %s\n' "$*"; }
+# The first line of `etcd --version`, read without a pipe: with pipefail, a
+# `| head` that exits early could kill etcd with SIGPIPE and end the script.
+version_of() { local out; out="$("$1" --version)"; printf '%s\n' "${out%%$'\n'*}"; }
 
 need_pkgs=()
 for p in openssh-server openssh-client iproute2 util-linux ca-certificates curl; do
@@ -39,7 +42,8 @@ export GOFLAGS=-mod=mod
 tf="$CACHE/terraform/$TERRAFORM_VERSION/terraform"
 if [ ! -x "$tf" ]; then
   log "building terraform $TERRAFORM_VERSION (go install)"
-  GOBIN="$CACHE/terraform/$TERRAFORM_VERSION" go install "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
+  GOBIN="$CACHE/terraform/$TERRAFORM_VERSION" go install "github.com/hashicorp/terraform@v$TERRAFORM_VERSION" 2>&1 | grep -v '^go: downloading' || true
+  test -x "$tf"
 fi
 
 for v in $ETCD_VERSIONS; do
@@ -48,7 +52,19 @@ for v in $ETCD_VERSIONS; do
   log "building etcd $v (go build in a pinned tools module)"
   mod="$CACHE/build/etcd-$v"
   rm -rf "$mod"; mkdir -p "$mod" "$dir"
-  cp "$here/etcd-tools/tools.go" "$mod/tools.go"
+  # `go install pkg@version` refuses etcd's main packages because their go.mod
+  # files carry replace directives; a tools module that requires them works.
+  cat >"$mod/tools.go" <<'GO'
+//go:build tools
+
+package etcdtools
+
+import (
+	_ "go.etcd.io/etcd/etcdctl/v3"
+	_ "go.etcd.io/etcd/etcdutl/v3"
+	_ "go.etcd.io/etcd/server/v3"
+)
+GO
   (
     cd "$mod"
     go mod init etcdtools >/dev/null 2>&1
@@ -58,7 +74,7 @@ for v in $ETCD_VERSIONS; do
     CGO_ENABLED=0 go build -trimpath -o "$dir/etcdctl" go.etcd.io/etcd/etcdctl/v3
     CGO_ENABLED=0 go build -trimpath -o "$dir/etcdutl" go.etcd.io/etcd/etcdutl/v3
   )
-  "$dir/etcd" --version | head -1
+  log "$(version_of "$dir/etcd")"
 done
 
 dir="$CACHE/etcd/$DEBIAN_ETCD_VERSION"
@@ -71,10 +87,10 @@ if [ ! -x "$dir/etcd" ]; then
   install -m 0755 "$tmp/root/usr/bin/etcd" "$dir/etcd"
   install -m 0755 "$tmp/root/usr/bin/etcdctl" "$dir/etcdctl"
   rm -rf "$tmp"
-  "$dir/etcd" --version | head -1
+  log "$(version_of "$dir/etcd")"
 fi
 
 if [ -n "${ETCD_BINARY_3_4:-}" ]; then
-  log "ETCD_BINARY_3_4=$ETCD_BINARY_3_4: $("$ETCD_BINARY_3_4" --version | head -1)"
+  log "ETCD_BINARY_3_4=$ETCD_BINARY_3_4: $(version_of "$ETCD_BINARY_3_4")"
 fi
 log "prerequisites ready in $CACHE"
