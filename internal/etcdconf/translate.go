@@ -1,8 +1,8 @@
 package etcdconf
 
 import (
+	"fmt"
 	"strconv"
-	"strings"
 )
 
 // Translate rewrites a member's settings file for the change from → to and
@@ -28,6 +28,12 @@ func TranslatePath(f Format, content []byte, p Path) (out []byte, changes []Chan
 	d, err := parse(f, content)
 	if err != nil {
 		return nil, nil, err
+	}
+	// With a config file etcd ignores every other ETCD_* variable, so
+	// rewriting them would change nothing while the file that counts stayed
+	// as it was.
+	if es := d.find("config-file"); f == FormatEnv && len(es) > 0 && es[len(es)-1].value != "" {
+		return nil, nil, fmt.Errorf("this env file sets %s=%s, so etcd reads its settings from that YAML file and ignores the other ETCD_* variables; set service.config_file to %s so that it is the file translated", envName("config-file"), es[len(es)-1].value, es[len(es)-1].value)
 	}
 	if p == PathDowngrade {
 		changes = downgrade(d)
@@ -235,5 +241,5 @@ func flagOfKey(f Format, key string) string {
 			return flag
 		}
 	}
-	return strings.TrimSpace(key)
+	return key
 }

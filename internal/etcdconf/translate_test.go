@@ -317,6 +317,11 @@ func TestTranslateErrors(t *testing.T) {
 		t.Errorf("TranslatePath: %v %v\n%s", Summarize(cs), err, out)
 	}
 
+	_, _, err = TranslatePath(FormatEnv, []byte("ETCD_CONFIG_FILE=/etc/etcd/etcd.yml\nETCD_NAME=s1\n"), PathUpgrade)
+	if want := "this env file sets ETCD_CONFIG_FILE=/etc/etcd/etcd.yml, so etcd reads its settings from that YAML file and ignores the other ETCD_* variables; set service.config_file to /etc/etcd/etcd.yml so that it is the file translated"; err == nil || err.Error() != want {
+		t.Errorf("env file with ETCD_CONFIG_FILE: %v", err)
+	}
+
 	for _, tc := range []struct{ in, want string }{
 		{"name: a\n---\nname: b\n", "line 2: a second YAML document"},
 		{"  name: a\n", "line 1: indented content outside a setting"},

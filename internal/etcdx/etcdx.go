@@ -21,6 +21,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Config holds how to reach a cluster. TLS material is PEM content, not paths,
@@ -370,23 +372,31 @@ func (c *Client) getJSON(ctx context.Context, url string, into any) error {
 
 // AuthEnabled tells whether auth is on. etcd answers AuthStatus only to
 // authenticated users once auth is enabled, so "user name is empty" also
-// means enabled.
+// means enabled. 3.4 members do not know AuthStatus; each endpoint is asked
+// in turn until one that does answers.
 func (c *Client) AuthEnabled(ctx context.Context) (bool, error) {
-	cl, err := c.Cluster()
-	if err != nil {
-		return false, err
+	var errs []error
+	for _, ep := range c.cfg.Endpoints {
+		cl, err := c.endpoint(ep)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+		resp, err := cl.AuthStatus(cctx)
+		cancel()
+		switch {
+		case err == nil:
+			return resp.Enabled, nil
+		case errors.Is(err, rpctypes.ErrUserEmpty), strings.Contains(err.Error(), "user name is empty"):
+			return true, nil
+		case status.Code(err) == codes.Unimplemented:
+			errs = append(errs, fmt.Errorf("%s runs a version without AuthStatus (3.4)", ep))
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-	defer cancel()
-	resp, err := cl.AuthStatus(cctx)
-	switch {
-	case err == nil:
-		return resp.Enabled, nil
-	case errors.Is(err, rpctypes.ErrUserEmpty), strings.Contains(err.Error(), "user name is empty"):
-		return true, nil
-	default:
-		return false, err
-	}
+	return false, errors.Join(errs...)
 }
 
 // MoveLeader hands leadership to the member with ID to. It must be sent to

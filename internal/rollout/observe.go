@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 )
 
@@ -29,8 +30,12 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 	if !NeedsChange(obs, spec.Target) {
 		return obs, nil
 	}
-	if obs.AuthEnabled, err = cluster.AuthEnabled(ctx); err != nil {
-		return obs, fmt.Errorf("checking whether auth is enabled: %w", err)
+	// Auth only blocks the 3.5 → 3.4 downgrade, and only 3.5+ members can
+	// say whether it is on.
+	if spec.Target.Minor == 4 && anyNewerMinor(obs, spec.Target) {
+		if obs.AuthEnabled, err = cluster.AuthEnabled(ctx); err != nil {
+			return obs, fmt.Errorf("checking whether auth is enabled: %w", err)
+		}
 	}
 	obs.Configs = readConfigs(ctx, hosts, spec)
 	if spec.Binary.Source != "" && !isURL(spec.Binary.Source) {
@@ -98,4 +103,13 @@ func inspectLocal(path string) LocalSource {
 	src.SHA256 = hex.EncodeToString(h.Sum(nil))
 	src.Size = n
 	return src
+}
+
+func anyNewerMinor(obs Observation, target etcdconf.Version) bool {
+	for _, m := range obs.Members {
+		if v, err := etcdconf.ParseVersion(m.Version); err == nil && v.Minor > target.Minor {
+			return true
+		}
+	}
+	return false
 }
