@@ -26,8 +26,8 @@ import (
 func TestAccClusterVersion_upgradeWithFailedMemberThenResume(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: "3.4.23", ExtraEnv: map[string]string{
 		// 3.4-only spellings the upgrade must translate.
-		"ETCD_LOGGER":                                  "capnslog",
-		"ETCD_LOG_PACKAGE_LEVELS":                      "etcdserver=INFO",
+		"ETCD_LOGGER":             "capnslog",
+		"ETCD_LOG_PACKAGE_LEVELS": "etcdserver=INFO",
 		"ETCD_EXPERIMENTAL_BACKEND_BBOLT_FREELIST_TYPE": "map",
 	}})
 	v35 := testhosts.DefaultEtcdVersion
