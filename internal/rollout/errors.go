@@ -17,8 +17,11 @@ type StepError struct {
 	// its gate there.
 	Restored   bool
 	RestoreErr error
-	Logs       string // last lines of service.log_command
-	Hint       string
+	// LeftOnTarget: the member reached the target and is healthy, but
+	// another member is not, so the rollout stopped there.
+	LeftOnTarget bool
+	Logs         string // last lines of service.log_command
+	Hint         string
 	// Recovery is filled by the caller with the kept files and snapshot.
 	Recovery string
 }
@@ -35,6 +38,8 @@ func (e *StepError) Error() string {
 	switch {
 	case e.Unchanged:
 		b.WriteString("\n\nNothing was changed by this step; the rollout stopped before touching any further member.")
+	case e.LeftOnTarget:
+		fmt.Fprintf(&b, "\n\nMember %s runs the target version and serves reads; it was left there. The rollout stopped because another member is unhealthy; no other member was stopped by the provider.", e.Member)
 	case e.Restored:
 		fmt.Fprintf(&b, "\n\nMember %s was put back on its previous binary and config, restarted, and passed its health gate. The members after it were not touched; the cluster is healthy with mixed versions.", e.Member)
 	case e.RestoreErr != nil:

@@ -1,7 +1,10 @@
 package rollout
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -169,8 +172,14 @@ func (e *Executor) host(name string) (MemberSpec, Host) {
 }
 
 // run runs a command and turns a non-zero exit into an error with stderr.
+// A broken SSH connection is retried within SSHRetryBudget; a command that
+// ran and failed is not.
 func run(ctx context.Context, h Host, cmd string) (string, error) {
-	res, err := h.Run(ctx, cmd)
+	var res sshx.Result
+	err := retry(ctx, SSHRetryBudget, func() (err error) {
+		res, err = h.Run(ctx, cmd)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -239,10 +248,13 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 
 	binPath := e.Spec.Binary.Path
 	kept := KeptBinaryPath(binPath, mp.From)
-	install := strings.Join([]string{
+	staged := StagedPath(binPath, target)
+	// Keep the old binary only while it is still in place: a retried
+	// install must not overwrite the kept copy with the new binary.
+	install := fmt.Sprintf("if ! cmp -s %s %s; then %s && %s; fi && %s && %s",
+		sshx.Quote(binPath), sshx.Quote(staged),
 		sshx.Command("cp", "-p", binPath, kept+".tmp"), sshx.Command("mv", "-f", kept+".tmp", kept),
-		sshx.Command("cp", "-p", StagedPath(binPath, target), binPath+".tmp"), sshx.Command("mv", "-f", binPath+".tmp", binPath),
-	}, " && ")
+		sshx.Command("cp", "-p", staged, binPath+".tmp"), sshx.Command("mv", "-f", binPath+".tmp", binPath))
 	e.log("installing binary", fields("install", "kept", kept))
 	if _, err := run(ctx, h, install); err != nil {
 		return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "install", Err: err})
@@ -252,14 +264,20 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	if len(changes) > 0 {
 		backup := KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)
 		e.log("rewriting config", fields("config", "changes", etcdconf.Summarize(changes), "backup", backup))
-		cmd := strings.Join([]string{
-			sshx.Command("cp", "-p", e.Spec.Service.ConfigFile, backup+".tmp"), sshx.Command("chmod", "600", backup+".tmp"), sshx.Command("mv", "-f", backup+".tmp", backup),
-		}, " && ")
+		// Back up only while the file is still the old one, for the same
+		// reason: a retry after the rewrite must keep the true backup.
+		sum := sha256.Sum256(newConfig)
+		cmd := fmt.Sprintf("if [ \"$(sha256sum < %s | cut -d' ' -f1)\" != %s ]; then %s && %s && %s; fi",
+			sshx.Quote(e.Spec.Service.ConfigFile), hex.EncodeToString(sum[:]),
+			sshx.Command("cp", "-p", e.Spec.Service.ConfigFile, backup+".tmp"), sshx.Command("chmod", "600", backup+".tmp"), sshx.Command("mv", "-f", backup+".tmp", backup))
 		if _, err := run(ctx, h, cmd); err != nil {
 			return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "back up config", Err: err})
 		}
 		configChanged = true
-		if err := h.Upload(ctx, strings.NewReader(string(newConfig)), e.Spec.Service.ConfigFile, parseMode(configMode)); err != nil {
+		err := retry(ctx, SSHRetryBudget, func() error {
+			return h.Upload(ctx, bytes.NewReader(newConfig), e.Spec.Service.ConfigFile, parseMode(configMode))
+		})
+		if err != nil {
 			return e.putBack(ctx, mp, ms, h, configChanged, &StepError{Member: mp.Name, Step: "write config", Err: err})
 		}
 	}
@@ -273,7 +291,17 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	gateCtx, cancel := detached(ctx, e.Spec.Health.Timeout)
 	defer cancel()
 	gateStart := e.now()
-	if err := e.gate(gateCtx, ms, target.String()); err != nil {
+	if err := e.gate(gateCtx, ms, target.String(), true); err != nil {
+		var other *OtherMemberError
+		if errors.As(err, &other) {
+			// The changed member is healthy on the target; stopping it again
+			// to put it back could cost quorum while another member is down.
+			if e.MemberDone != nil {
+				e.MemberDone(mp.Name, target.String())
+			}
+			return &StepError{Member: mp.Name, Step: "gate", Err: err, LeftOnTarget: true,
+				Hint: fmt.Sprintf("Bring member %s back, then run terraform apply again to continue.", other.Member)}
+		}
 		return e.putBack(ctx, mp, ms, h, configChanged, &StepError{Member: mp.Name, Step: "gate", Err: err})
 	}
 	e.log("member healthy on target", fields("gate", "gate_duration", e.now().Sub(gateStart).String(),
@@ -314,7 +342,9 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 		cause.RestoreErr = err
 		return cause
 	}
-	if err := e.gate(rctx, ms, mp.From.String()); err != nil {
+	// Only the member itself is gated here: if another member is down, this
+	// one running again is what keeps quorum.
+	if err := e.gate(rctx, ms, mp.From.String(), false); err != nil {
 		cause.RestoreErr = fmt.Errorf("restarted on %s but it did not pass its gate: %w", mp.From, err)
 		return cause
 	}
@@ -389,12 +419,12 @@ func (e *Executor) ensureNotLeader(ctx context.Context, name string) error {
 // gate waits until member ms is healthy on version want and stays so for
 // health.stable_for: it serves a linearizable read, reports the version
 // without errors, its applied index reached the leader's committed index,
-// and every member is healthy.
-func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string) error {
+// and, with others set, every other member is healthy too.
+func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others bool) error {
 	var okSince time.Time
 	var catchUp uint64
 	return e.waitFor(ctx, e.Spec.Health.Timeout, func() error {
-		err := e.memberReady(ctx, ms, want, &catchUp)
+		err := e.memberReady(ctx, ms, want, &catchUp, others)
 		if err != nil {
 			okSince = time.Time{}
 			return err
@@ -409,7 +439,17 @@ func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string) error {
 	})
 }
 
-func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, catchUp *uint64) error {
+// OtherMemberError is a gate failure caused by a member other than the one
+// being changed: that member itself is fine on its new version.
+type OtherMemberError struct {
+	Member, Problem string
+}
+
+func (e *OtherMemberError) Error() string {
+	return fmt.Sprintf("member %s is unhealthy: %s", e.Member, e.Problem)
+}
+
+func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, catchUp *uint64, others bool) error {
 	st, err := e.Cluster.Status(ctx, ms.ClientURL)
 	if err != nil {
 		return fmt.Errorf("%s does not answer: %w", ms.Name, err)
@@ -423,6 +463,9 @@ func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, 
 	if err := e.Cluster.LinearizableRead(ctx, ms.ClientURL); err != nil {
 		return fmt.Errorf("%s cannot serve a linearizable read: %w", ms.Name, err)
 	}
+	if st.Leader == 0 {
+		return fmt.Errorf("%s sees no leader", ms.Name)
+	}
 	view, err := e.Cluster.Observe(ctx)
 	if err != nil {
 		return err
@@ -433,17 +476,18 @@ func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, 
 	}
 	// Catch-up is measured against a leader index seen before, so the
 	// member must have applied everything committed up to that moment.
-	if *catchUp == 0 || st.RaftAppliedIndex < *catchUp {
-		if *catchUp == 0 {
-			*catchUp = leader.RaftIndex
-		}
-		if st.RaftAppliedIndex < *catchUp {
-			return fmt.Errorf("%s has applied index %d, leader %s had committed %d", ms.Name, st.RaftAppliedIndex, leader.Name, *catchUp)
-		}
+	if *catchUp == 0 {
+		*catchUp = leader.RaftIndex
+	}
+	if st.RaftAppliedIndex < *catchUp {
+		return fmt.Errorf("%s has applied index %d, leader %s had committed %d", ms.Name, st.RaftAppliedIndex, leader.Name, *catchUp)
+	}
+	if !others {
+		return nil
 	}
 	for _, m := range view.Members {
-		if !m.Healthy {
-			return fmt.Errorf("member %s is unhealthy: %s", m.Name, m.Problem)
+		if !m.Healthy && m.Name != ms.Name {
+			return &OtherMemberError{Member: m.Name, Problem: m.Problem}
 		}
 	}
 	return nil

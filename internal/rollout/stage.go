@@ -54,12 +54,14 @@ func (e *Executor) stage(ctx context.Context, h Host) error {
 				return fmt.Errorf("downloading %s: %w", src, err)
 			}
 		} else {
-			f, err := os.Open(src)
-			if err != nil {
-				return err
-			}
-			err = h.Upload(ctx, f, staged, 0o755)
-			_ = f.Close()
+			err := retry(ctx, SSHRetryBudget, func() error {
+				f, err := os.Open(src)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				return h.Upload(ctx, f, staged, 0o755)
+			})
 			if err != nil {
 				return fmt.Errorf("uploading %s to %s: %w", src, staged, err)
 			}
