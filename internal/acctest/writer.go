@@ -25,6 +25,19 @@ type Writer struct {
 	latencies []time.Duration
 	ackTimes  []time.Time
 	revBack   int // a client's acknowledged revisions that did not increase
+	maxRev    int64
+
+	// A watch opened before the first write must see every acknowledged
+	// write exactly once, in revision order.
+	watchMu   sync.Mutex
+	events    []watchEvent
+	watchErr  error
+	watchDone chan struct{}
+}
+
+type watchEvent struct {
+	key, value string
+	rev        int64
 }
 
 // WriterReport summarises a writer's run.
@@ -49,7 +62,15 @@ func StartWriter(t *testing.T, endpoints []string, clients int) *Writer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Writer{client: cl, cancel: cancel, acked: map[string]string{}}
+	w := &Writer{client: cl, cancel: cancel, acked: map[string]string{}, watchDone: make(chan struct{})}
+	start, err := cl.Get(ctx, "/writer/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stopWatch := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	wch := cl.Watch(watchCtx, "/writer/", clientv3.WithPrefix(), clientv3.WithRev(start.Header.GetRevision()+1))
+	go w.collect(wch)
+	t.Cleanup(stopWatch)
 	for c := 0; c < clients; c++ {
 		w.wg.Add(1)
 		go func() {
@@ -70,11 +91,13 @@ func StartWriter(t *testing.T, endpoints []string, clients int) *Writer {
 					w.acked[key] = val
 					w.latencies = append(w.latencies, lat)
 					w.ackTimes = append(w.ackTimes, time.Now())
-					if rev := resp.Header.GetRevision(); rev <= lastRev {
+					rev := resp.Header.GetRevision()
+					if rev <= lastRev {
 						w.revBack++
 					} else {
 						lastRev = rev
 					}
+					w.maxRev = max(w.maxRev, rev)
 				} else if ctx.Err() == nil {
 					w.failed++
 				}
@@ -88,6 +111,26 @@ func StartWriter(t *testing.T, endpoints []string, clients int) *Writer {
 	}
 	t.Cleanup(func() { w.Stop(); _ = cl.Close() })
 	return w
+}
+
+func (w *Writer) collect(wch clientv3.WatchChan) {
+	defer close(w.watchDone)
+	for resp := range wch {
+		w.watchMu.Lock()
+		if err := resp.Err(); err != nil && !resp.Canceled {
+			w.watchErr = err
+		}
+		for _, ev := range resp.Events {
+			w.events = append(w.events, watchEvent{key: string(ev.Kv.Key), value: string(ev.Kv.Value), rev: ev.Kv.ModRevision})
+		}
+		w.watchMu.Unlock()
+		if resp.Canceled {
+			w.watchMu.Lock()
+			w.watchErr = fmt.Errorf("watch cancelled: %v", resp.Err())
+			w.watchMu.Unlock()
+			return
+		}
+	}
 }
 
 // Stop ends the writes and reports.
@@ -145,5 +188,56 @@ func (w *Writer) Verify(t *testing.T) {
 	}
 	if w.revBack > 0 {
 		t.Fatalf("the revision went backwards %d times", w.revBack)
+	}
+	w.verifyWatch(t)
+}
+
+// verifyWatch waits until the watch has caught up with the last
+// acknowledged revision, then checks that it saw each acknowledged write
+// exactly once, with its value, in strictly increasing revision order.
+func (w *Writer) verifyWatch(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.watchMu.Lock()
+		caughtUp := len(w.events) > 0 && w.events[len(w.events)-1].rev >= w.maxRev
+		err := w.watchErr
+		w.watchMu.Unlock()
+		if caughtUp || err != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.watchMu.Lock()
+	defer w.watchMu.Unlock()
+	if w.watchErr != nil {
+		t.Fatalf("the watch opened before the rollout failed: %v", w.watchErr)
+	}
+	seen := make(map[string]int, len(w.events))
+	var last int64
+	for _, ev := range w.events {
+		if ev.rev <= last {
+			t.Fatalf("watch event for %s at revision %d after revision %d: out of order", ev.key, ev.rev, last)
+		}
+		last = ev.rev
+		seen[ev.key]++
+		if want, ok := w.acked[ev.key]; ok && want != ev.value {
+			t.Errorf("watch saw %s=%s, the acknowledged value was %s", ev.key, ev.value, want)
+		}
+	}
+	missing := 0
+	for k := range w.acked {
+		switch n := seen[k]; {
+		case n == 0:
+			missing++
+			if missing <= 5 {
+				t.Errorf("the watch never saw acknowledged write %s", k)
+			}
+		case n > 1:
+			t.Errorf("the watch saw %s %d times", k, n)
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("the watch missed %d of %d acknowledged writes", missing, len(w.acked))
 	}
 }
