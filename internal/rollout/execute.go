@@ -293,11 +293,14 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	gateStart := e.now()
 	if err := e.gate(gateCtx, ms, target.String(), true); err != nil {
 		var other *OtherMemberError
-		if errors.As(err, &other) {
-			// The changed member is healthy on the target; stopping it again
-			// to put it back could cost quorum while another member is down.
+		if errors.As(err, &other) || e.othersDown(gateCtx, ms, target.String(), &other) {
+			// The changed member runs the target; stopping it again to put
+			// it back could cost quorum while another member is down.
 			if e.MemberDone != nil {
 				e.MemberDone(mp.Name, target.String())
+			}
+			if !errors.As(err, new(*OtherMemberError)) {
+				err = fmt.Errorf("%w; %w", err, other)
 			}
 			return &StepError{Member: mp.Name, Step: "gate", Err: err, LeftOnTarget: true,
 				Hint: fmt.Sprintf("Bring member %s back, then run terraform apply again to continue.", other.Member)}
@@ -437,6 +440,29 @@ func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others 
 		}
 		return nil
 	})
+}
+
+// othersDown tells, after a failed gate, whether the failure is another
+// member's: ms itself answers on version want, and some other member does
+// not. It sets *other to that member.
+func (e *Executor) othersDown(ctx context.Context, ms MemberSpec, want string, other **OtherMemberError) bool {
+	ctx, cancel := detached(ctx, 30*time.Second)
+	defer cancel()
+	st, err := e.Cluster.Status(ctx, ms.ClientURL)
+	if err != nil || st.Version != want {
+		return false
+	}
+	view, err := e.Cluster.Observe(ctx)
+	if err != nil {
+		return false
+	}
+	for _, m := range view.Members {
+		if m.Name != ms.Name && !m.Healthy {
+			*other = &OtherMemberError{Member: m.Name, Problem: m.Problem}
+			return true
+		}
+	}
+	return false
 }
 
 // OtherMemberError is a gate failure caused by a member other than the one
