@@ -1,0 +1,227 @@
+package resources_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
+)
+
+// cliWorkdir is a Terraform working directory run with the real CLI and
+// the provider binary built from this checkout, as operators run it.
+type cliWorkdir struct {
+	t    *testing.T
+	dir  string
+	tf   string
+	env  []string
+	sb   *testhosts.Sandbox
+	snap string
+}
+
+func newCLIWorkdir(t *testing.T, sb *testhosts.Sandbox) *cliWorkdir {
+	dir := t.TempDir()
+	rc := acctest.BuildProvider(t, dir)
+	return &cliWorkdir{t: t, dir: dir, tf: os.Getenv("TF_ACC_TERRAFORM_PATH"), sb: sb, snap: t.TempDir(),
+		env: append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1")}
+}
+
+func (w *cliWorkdir) write(version, binary string) {
+	cfg := `terraform {
+  required_providers {
+    etcd = { source = "etcd-rollout/etcd" }
+  }
+}
+` + versionConfig(w.sb, version, binary, `snapshot = { directory = "`+w.snap+`" }`)
+	if err := os.WriteFile(filepath.Join(w.dir, "main.tf"), []byte(cfg), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *cliWorkdir) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(w.tf, append(args, "-no-color")...)
+	cmd.Dir, cmd.Env = w.dir, w.env
+	return cmd
+}
+
+func (w *cliWorkdir) run(args ...string) (int, string) {
+	out, err := w.command(args...).CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), string(out)
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// stateMemberVersions reads member_versions from the state file.
+func (w *cliWorkdir) stateMemberVersions() map[string]string {
+	out, err := w.command("show", "-json").Output()
+	if err != nil {
+		w.t.Fatalf("terraform show: %v", err)
+	}
+	var doc struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Values struct {
+						MemberVersions map[string]string `json:"member_versions"`
+					} `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil || len(doc.Values.RootModule.Resources) == 0 {
+		w.t.Fatalf("terraform show -json: %v\n%s", err, out)
+	}
+	return doc.Values.RootModule.Resources[0].Values.MemberVersions
+}
+
+// SIGINT to terraform apply while a member is stopped: the provider starts
+// and gates that member before it returns, and state shows the truth.
+func TestAccFault_sigintMidMember(t *testing.T) {
+	sb := acctest.Sandbox(t, testhosts.Options{})
+	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
+	w := newCLIWorkdir(t, sb)
+	w.write(v35, etcdBinary(t, v35))
+	if code, out := w.run("apply", "-auto-approve"); code != 0 {
+		t.Fatalf("adopt: exit %d\n%s", code, out)
+	}
+	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
+	w.write(older, etcdBinary(t, older))
+
+	events := watchEtcd(t, sb)
+	cmd := w.command("apply", "-auto-approve")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var interrupted *testhosts.Host
+	timeout := time.After(3 * time.Minute)
+wait:
+	for {
+		select {
+		case ev := <-events:
+			if ev.stopped {
+				interrupted = ev.host
+				_ = cmd.Process.Signal(syscall.SIGINT)
+				break wait
+			}
+		case <-timeout:
+			_ = cmd.Process.Kill()
+			t.Fatalf("no member stopped within 3 minutes:\n%s", out.String())
+		}
+	}
+	err := cmd.Wait()
+	t.Logf("terraform apply after SIGINT while %s was stopped: %v\n%s", interrupted.Name, err, lastLines(out.String(), 30))
+	// The provider has returned: every member must be running and healthy.
+	for _, h := range sb.Hosts {
+		if !h.EtcdRunning() {
+			t.Errorf("%s is not running after the interrupted apply returned", h.Name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sb.WaitHealthy(ctx); err != nil {
+		t.Errorf("cluster unhealthy after the interrupted apply: %v", err)
+	}
+	// State is true: each member's recorded version is what it runs.
+	recorded := w.stateMemberVersions()
+	for _, h := range sb.Hosts {
+		live, err := h.EtcdVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recorded[h.Name] != live {
+			t.Errorf("state says %s runs %q, it runs %s", h.Name, recorded[h.Name], live)
+		}
+	}
+	// And the next apply finishes the job.
+	if code, out := w.run("apply", "-auto-approve"); code != 0 {
+		t.Fatalf("resumed apply: exit %d\n%s", code, out)
+	}
+	for name, v := range w.stateMemberVersions() {
+		if v != older {
+			t.Errorf("%s on %s after the resumed apply", name, v)
+		}
+	}
+	t.Logf("client: %s", writer.Stop())
+	writer.Verify(t)
+}
+
+// A host key changes between plan and apply: the saved plan's apply is
+// refused, showing the new key's fingerprint, before anything changes.
+func TestAccFault_hostKeyChangedBetweenPlanAndApply(t *testing.T) {
+	sb := acctest.Sandbox(t, testhosts.Options{})
+	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
+	w := newCLIWorkdir(t, sb)
+	w.write(v35, etcdBinary(t, v35))
+	if code, out := w.run("apply", "-auto-approve"); code != 0 {
+		t.Fatalf("adopt: exit %d\n%s", code, out)
+	}
+	w.write(older, etcdBinary(t, older))
+	if code, out := w.run("plan", "-out=change.tfplan"); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, out)
+	}
+	pids := map[string]int{}
+	for _, h := range sb.Hosts {
+		pids[h.Name] = livePID(h)
+	}
+	// s2 gets a new host key, as after a reinstall or an impersonation.
+	h := sb.Host("s2")
+	key := filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key")
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(key + ".pub")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	fp, err := exec.Command("ssh-keygen", "-l", "-f", key+".pub").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fingerprint := strings.Fields(string(fp))[1]
+	if err := h.StopSSHD(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.StartSSHD(); err != nil {
+		t.Fatal(err)
+	}
+	code, out := w.run("apply", "change.tfplan")
+	if code == 0 {
+		t.Fatalf("apply with a changed host key succeeded:\n%s", out)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	if !strings.Contains(flat, fingerprint) {
+		t.Errorf("the error does not show the new fingerprint %s:\n%s", fingerprint, out)
+	}
+	if !strings.Contains(strings.ToLower(flat), "changed") {
+		t.Errorf("the error does not say the host key changed:\n%s", out)
+	}
+	for _, h := range sb.Hosts {
+		if livePID(h) != pids[h.Name] {
+			t.Errorf("%s was restarted although the apply was refused", h.Name)
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
