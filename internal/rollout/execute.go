@@ -239,7 +239,7 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	// whatever happens to ctx: the operator's cancel must not leave it down.
 	stopStart := e.now()
 	e.log("stopping member", fields("stop"))
-	if err := e.ensureNotLeader(ctx, mp.Name); err != nil {
+	if err := e.moveLeaderAway(ctx, mp.Name); err != nil {
 		return &StepError{Member: mp.Name, Step: "move leader", Err: err, Unchanged: true}
 	}
 	if _, err := run(ctx, h, e.Spec.Service.StopCommand); err != nil {
@@ -368,41 +368,12 @@ func (e *Executor) serviceLogs(ctx context.Context, h Host) string {
 	return lastLines(strings.TrimRight(res.Stdout+res.Stderr, "\n"), 40)
 }
 
-// moveLeaderAway hands leadership to another member when name leads:
-// preferably one already on the target, so the new leader need not move
-// again.
+// moveLeaderAway makes sure name does not lead: while it does, hand
+// leadership to another healthy member, preferably one already on the
+// target so the new leader need not move again. Leadership can come back on
+// its own (an election right after a transfer), so it checks until name
+// reports another leader, moving again when needed, within 30s.
 func (e *Executor) moveLeaderAway(ctx context.Context, name string) error {
-	view, err := e.Cluster.Observe(ctx)
-	if err != nil {
-		return err
-	}
-	leader, ok := view.Leader()
-	if !ok || leader.Name != name {
-		return nil
-	}
-	var to *etcdx.Member
-	for i := range view.Members {
-		m := &view.Members[i]
-		if m.Name == name || !m.Healthy || m.IsLearner {
-			continue
-		}
-		if to == nil || (m.Version == e.Spec.Target.String() && to.Version != e.Spec.Target.String()) {
-			to = m
-		}
-	}
-	if to == nil {
-		return fmt.Errorf("member %s leads and no other member is healthy to take over", name)
-	}
-	e.log("moving leadership", map[string]any{"member": name, "step": "move leader", "to_member": to.Name})
-	if err := e.Cluster.MoveLeader(ctx, leader.ClientURLs[0], to.ID); err != nil {
-		return fmt.Errorf("moving leadership from %s to %s: %w", name, to.Name, err)
-	}
-	return e.ensureNotLeader(ctx, name)
-}
-
-// ensureNotLeader waits until name reports another leader. It is checked
-// right before the stop, so a leader is never stopped while leading.
-func (e *Executor) ensureNotLeader(ctx context.Context, name string) error {
 	ms, _ := e.Spec.Member(name)
 	return e.waitFor(ctx, 30*time.Second, func() error {
 		st, err := e.Cluster.Status(ctx, ms.ClientURL)
@@ -412,10 +383,31 @@ func (e *Executor) ensureNotLeader(ctx context.Context, name string) error {
 		if st.Leader == 0 {
 			return errors.New("no leader elected yet")
 		}
-		if st.Leader == st.Header.GetMemberId() {
-			return fmt.Errorf("%s still leads", name)
+		if st.Leader != st.Header.GetMemberId() {
+			return nil
 		}
-		return nil
+		view, err := e.Cluster.Observe(ctx)
+		if err != nil {
+			return err
+		}
+		var to *etcdx.Member
+		for i := range view.Members {
+			m := &view.Members[i]
+			if m.Name == name || !m.Healthy || m.IsLearner {
+				continue
+			}
+			if to == nil || (m.Version == e.Spec.Target.String() && to.Version != e.Spec.Target.String()) {
+				to = m
+			}
+		}
+		if to == nil {
+			return fmt.Errorf("member %s leads and no other member is healthy to take over", name)
+		}
+		e.log("moving leadership", map[string]any{"member": name, "step": "move leader", "to_member": to.Name})
+		if err := e.Cluster.MoveLeader(ctx, ms.ClientURL, to.ID); err != nil {
+			return fmt.Errorf("moving leadership from %s to %s: %w", name, to.Name, err)
+		}
+		return fmt.Errorf("%s still leads right after the transfer to %s", name, to.Name)
 	})
 }
 
