@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,8 +31,9 @@ func main() {
 	dir := flag.String("dir", ".demo", "working directory for the sandbox and the Terraform configuration")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, *dir); err != nil {
+	err := run(ctx, *dir)
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
 		os.Exit(1)
 	}
@@ -96,7 +99,8 @@ func run(ctx context.Context, dir string) error {
 
 	heading("5. terraform apply: the rolling replacement, one member at a time")
 	t1 := time.Now()
-	applyEnv := append(env, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+filepath.Join(work, "provider.log"))
+	_ = os.Remove(filepath.Join(work, "provider.log"))
+	applyEnv := append(slices.Clip(env), "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+filepath.Join(work, "provider.log"))
 	if err := terraform(ctx, tf, work, applyEnv, "apply", "-no-color", "rollout.tfplan"); err != nil {
 		return err
 	}
@@ -206,19 +210,39 @@ func terraform(ctx context.Context, tf, dir string, env []string, args ...string
 	return cmd.Run()
 }
 
-// printStepLog shows the provider's INFO lines about steps, briefly.
+// printStepLog shows the provider's INFO lines about steps as a short table:
+// step, member, message and the durations the provider measured.
 func printStepLog(path string) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return
 	}
+	field := regexp.MustCompile(`(\w+)=("[^"]*"|\S+)`)
 	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.Contains(line, "[INFO]") || !strings.Contains(line, "step=") {
+		i := strings.Index(line, "provider.terraform-provider-etcd:")
+		if !strings.Contains(line, "[INFO]") || i < 0 || !strings.Contains(line, "step=") {
 			continue
 		}
-		if i := strings.Index(line, "provider.terraform-provider-etcd"); i >= 0 {
-			line = line[i+len("provider.terraform-provider-etcd"):]
+		rest := line[i+len("provider.terraform-provider-etcd:"):]
+		msg, kv, _ := strings.Cut(rest, ":")
+		fields := map[string]string{}
+		for _, m := range field.FindAllStringSubmatch(kv, -1) {
+			fields[m[1]] = strings.Trim(m[2], `"`)
 		}
-		fmt.Println("  " + strings.TrimSpace(strings.TrimPrefix(line, ":")))
+		var timing []string
+		for _, k := range []string{"duration", "stop_to_healthy", "gate_duration"} {
+			if v := fields[k]; v != "" {
+				timing = append(timing, strings.ReplaceAll(k, "_", " ")+" "+roundDuration(v))
+			}
+		}
+		fmt.Printf("  %-12s %-4s %-34s %s\n", fields["step"], fields["member"], strings.TrimSpace(msg), strings.Join(timing, ", "))
 	}
+}
+
+func roundDuration(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	return d.Round(10 * time.Millisecond).String()
 }
