@@ -291,7 +291,8 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	gateCtx, cancel := detached(ctx, e.Spec.Health.Timeout)
 	defer cancel()
 	gateStart := e.now()
-	if err := e.gate(gateCtx, ms, target.String(), true); err != nil {
+	healthyAt, err := e.gate(gateCtx, ms, target.String(), true)
+	if err != nil {
 		var other *OtherMemberError
 		if errors.As(err, &other) || e.othersDown(gateCtx, ms, target.String(), &other) {
 			// The changed member runs the target; stopping it again to put
@@ -307,8 +308,11 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 		}
 		return e.putBack(ctx, mp, ms, h, configChanged, &StepError{Member: mp.Name, Step: "gate", Err: err})
 	}
+	// stop_to_healthy ends at the first passing check; stop_to_stable adds
+	// health.stable_for.
 	e.log("member healthy on target", fields("gate", "gate_duration", e.now().Sub(gateStart).String(),
-		"stop_to_healthy", e.now().Sub(stopStart).String(), "duration", e.now().Sub(memberStart).String()))
+		"stop_to_healthy", healthyAt.Sub(stopStart).String(), "stop_to_stable", e.now().Sub(stopStart).String(),
+		"duration", e.now().Sub(memberStart).String()))
 	if e.MemberDone != nil {
 		e.MemberDone(mp.Name, target.String())
 	}
@@ -347,7 +351,7 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 	}
 	// Only the member itself is gated here: if another member is down, this
 	// one running again is what keeps quorum.
-	if err := e.gate(rctx, ms, mp.From.String(), false); err != nil {
+	if _, err := e.gate(rctx, ms, mp.From.String(), false); err != nil {
 		cause.RestoreErr = fmt.Errorf("restarted on %s but it did not pass its gate: %w", mp.From, err)
 		return cause
 	}
@@ -415,10 +419,11 @@ func (e *Executor) moveLeaderAway(ctx context.Context, name string) error {
 // health.stable_for: it serves a linearizable read, reports the version
 // without errors, its applied index reached the leader's committed index,
 // and, with others set, every other member is healthy too.
-func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others bool) error {
-	var okSince time.Time
+// It returns when the member first passed, for timing.
+func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others bool) (time.Time, error) {
+	var okSince, firstOK time.Time
 	var catchUp uint64
-	return e.waitFor(ctx, e.Spec.Health.Timeout, func() error {
+	err := e.waitFor(ctx, e.Spec.Health.Timeout, func() error {
 		err := e.memberReady(ctx, ms, want, &catchUp, others)
 		if err != nil {
 			okSince = time.Time{}
@@ -427,11 +432,15 @@ func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others 
 		if okSince.IsZero() {
 			okSince = e.now()
 		}
+		if firstOK.IsZero() {
+			firstOK = okSince
+		}
 		if held := e.now().Sub(okSince); held < e.Spec.Health.StableFor {
 			return fmt.Errorf("healthy for %s of %s", held.Round(time.Millisecond), e.Spec.Health.StableFor)
 		}
 		return nil
 	})
+	return firstOK, err
 }
 
 // othersDown tells, after a failed gate, whether the failure is another
