@@ -67,7 +67,9 @@ func StartWriter(t *testing.T, endpoints []string, clients int) *Writer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	watchCtx, stopWatch := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	// No WithRequireLeader: the watch must ride out elections and member
+	// restarts, as a real client's would.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
 	wch := cl.Watch(watchCtx, "/writer/", clientv3.WithPrefix(), clientv3.WithRev(start.Header.GetRevision()+1))
 	go w.collect(wch)
 	t.Cleanup(stopWatch)

@@ -72,6 +72,12 @@ func livePID(h *testhosts.Host) int {
 	if err != nil || syscall.Kill(pid, 0) != nil {
 		return 0
 	}
+	// The stand-in writes the pid from a shell that then execs etcd; until
+	// it has, the process is not etcd yet.
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "etcd" {
+		return 0
+	}
 	return pid
 }
 

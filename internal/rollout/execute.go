@@ -288,7 +288,9 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	}
 	// The gate runs even if the operator cancelled: the member is started on
 	// the new version and we must know it is healthy, or put it back.
-	gateCtx, cancel := detached(ctx, e.Spec.Health.Timeout)
+	// Longer than the gate's own timeout, so the gate always ends on its
+	// own timer, with its own message.
+	gateCtx, cancel := detached(ctx, e.Spec.Health.Timeout+time.Minute)
 	defer cancel()
 	gateStart := e.now()
 	healthyAt, err := e.gate(gateCtx, ms, target.String(), true)
@@ -335,7 +337,7 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 	kept := KeptBinaryPath(binPath, mp.From)
 	cmds := []string{
 		// Stopping may fail if it is already stopped; what matters is the start.
-		e.Spec.Service.StopCommand + " || true",
+		userCommand(e.Spec.Service.StopCommand) + " || true",
 		// The kept copy exists only if the install step got that far.
 		fmt.Sprintf("if [ -e %s ]; then %s && %s; fi", sshx.Quote(kept), sshx.Command("cp", "-p", kept, binPath+".tmp"), sshx.Command("mv", "-f", binPath+".tmp", binPath)),
 	}
@@ -344,7 +346,7 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 		// cat keeps the live file's owner and mode; the backup stays 0600.
 		cmds = append(cmds, fmt.Sprintf("cat %s > %s", sshx.Quote(backup), sshx.Quote(e.Spec.Service.ConfigFile)))
 	}
-	cmds = append(cmds, e.Spec.Service.StartCommand)
+	cmds = append(cmds, userCommand(e.Spec.Service.StartCommand))
 	if _, err := run(rctx, h, strings.Join(cmds, " && ")); err != nil {
 		cause.RestoreErr = err
 		return cause
@@ -560,12 +562,18 @@ func (e *Executor) waitFor(ctx context.Context, timeout time.Duration, check fun
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last check: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last check: %w)", ctx.Err(), err)
 		case <-deadline.C:
 			return fmt.Errorf("not reached within %s: %w", timeout, err)
 		case <-tick.C:
 		}
 	}
+}
+
+// userCommand groups a configured shell command so that joining it with &&
+// or || applies to the whole of it, even when it holds ; or a newline.
+func userCommand(cmd string) string {
+	return "{ " + cmd + "\n}"
 }
 
 // detached returns a context that survives the parent's cancellation but is

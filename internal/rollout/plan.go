@@ -116,6 +116,12 @@ func Check(obs Observation, spec Spec) []Problem {
 				Detail: fmt.Sprintf("Member %q is not healthy: %s. A rollout stops one member at a time and needs every other one healthy to keep quorum. Bring it back (check its service and logs), then plan again.", m.Name, m.Problem)})
 		}
 	}
+	// One member at a time can only be stopped without an outage when the
+	// rest still form a quorum: 3 voting members or more.
+	if voters := len(obs.Members); NeedsChange(obs, spec.Target) && voters < 3 {
+		probs = append(probs, Problem{Attribute: "members", Summary: "Cluster too small for a rolling change",
+			Detail: fmt.Sprintf("The cluster has %d member(s). Stopping any member of a 1- or 2-member cluster loses quorum, so a zero-downtime rolling change is impossible. Add members first (3 or more), or change the version by hand during a maintenance window.", voters)})
+	}
 	if len(obs.Alarms) > 0 {
 		probs = append(probs, Problem{Attribute: "members", Summary: "Active alarms",
 			Detail: fmt.Sprintf("The cluster has active alarms: %s. Resolve the cause (for NOSPACE: compact, defragment, then `etcdctl alarm disarm`), then plan again.", strings.Join(obs.Alarms, "; "))})
@@ -308,7 +314,7 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 		parts := []string{
 			fmt.Sprintf("member %s (%s): %s %s → %s", m.Name, ms.Host, m.Path, m.From, spec.Target),
 			"stop",
-			fmt.Sprintf("keep %s binary as %s", m.From, KeptBinaryPath(spec.Binary.Path, m.From)),
+			fmt.Sprintf("keep %s binary as %s", m.From, keptBinaryName(spec.Binary.Path, m.From)),
 			fmt.Sprintf("install %s", spec.Target),
 		}
 		if len(m.Changes) > 0 {
@@ -392,6 +398,15 @@ func StagedPath(binaryPath string, v etcdconf.Version) string {
 // KeptBinaryPath is where a member's previous binary is kept.
 func KeptBinaryPath(binaryPath string, v etcdconf.Version) string {
 	return binaryPath + "." + v.String()
+}
+
+// keptBinaryName is KeptBinaryPath for the plan text; a blocked plan has no
+// binary.path yet.
+func keptBinaryName(binaryPath string, v etcdconf.Version) string {
+	if binaryPath == "" {
+		return "<binary.path>." + v.String()
+	}
+	return KeptBinaryPath(binaryPath, v)
 }
 
 // KeptConfigPath is where a member's previous config file is kept.

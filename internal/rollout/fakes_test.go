@@ -1,0 +1,743 @@
+package rollout
+
+// Fakes for the executor tests.
+//
+// The executor is covered for real by the acceptance tests, against real
+// sshd hosts and real etcd members (internal/resources). These fakes exist
+// only to force faults that cannot be produced for real deterministically:
+// a member that never passes its gate, a put-back that fails too, a cancel
+// at the exact moment a member is stopped, a snapshot whose trailer is
+// corrupted in transfer, leadership moving on its own at a chosen point.
+//
+// Only etcd is faked. The fake host runs every command the executor sends
+// in a real shell (sh -c) in a directory of its own, with relative paths in
+// the Spec, so the executor's cp/mv/if/cat command lines really act on
+// files, and the fake service script records which binary and config etcd
+// "started" with. The fake cluster reads those files back to decide what
+// each member runs.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
+)
+
+// Paths and commands inside each fake host's directory.
+const (
+	fakeBinary     = "usr/local/bin/etcd"
+	fakeConfig     = "etc/etcd/etcd.env"
+	fakeStart      = "./systemctl start etcd"
+	fakeStop       = "./systemctl stop etcd"
+	fakeLogCommand = "tail -n 40 run/journal"
+	fakeClusterID  = 0xc0ffee
+)
+
+// systemctlScript stands in for systemd: it remembers which binary and
+// config etcd was started with.
+const systemctlScript = `#!/bin/sh
+case "$1" in
+start)
+	[ -e run/pid ] && exit 0
+	cp usr/local/bin/etcd run/binary || exit 1
+	cp etc/etcd/etcd.env run/config || exit 1
+	echo $$ > run/pid
+	echo "started: $(./usr/local/bin/etcd --version | head -n 1)" >> run/journal
+	;;
+stop)
+	rm -f run/pid
+	echo "stopped" >> run/journal
+	;;
+*)
+	echo "usage: systemctl start|stop etcd" >&2
+	exit 2
+	;;
+esac
+`
+
+// fakeEtcdBinary is a "binary" that answers --version like etcd.
+func fakeEtcdBinary(version string) string {
+	return fmt.Sprintf("#!/bin/sh\n# fake etcd %[1]s\necho \"etcd Version: %[1]s\"\necho \"Git SHA: fake\"\necho \"Go Version: go1.22.12\"\necho \"Go OS/Arch: linux/amd64\"\n", version)
+}
+
+var etcdVersionLine = regexp.MustCompile(`etcd Version: ([0-9]+\.[0-9]+\.[0-9]+)`)
+
+type event struct {
+	host string // member name, or "cluster" for etcd API calls
+	what string // the command line, "upload <path> <mode>", or an API call
+}
+
+type fakeMember struct {
+	id      uint64
+	name    string
+	url     string
+	dir     string
+	up      bool   // running and serving
+	version string // the version it runs, when up
+	config  string // the config it started with
+	applied uint64
+	crash   string // why it is down although its service was started
+	pid     string // the service's run/pid; a new one is a new start
+}
+
+// fakeCluster is etcd as the executor sees it. Members are up when their
+// host's service script has started them and nothing makes them crash.
+type fakeCluster struct {
+	mu             sync.Mutex
+	members        []*fakeMember // by name
+	leader         uint64
+	index          uint64
+	dataMinor      int // the minor of the data directories: 5 for a cluster that ran 3.5
+	clusterVersion string
+	events         []event
+	violations     []string
+	snapshot       []byte
+	rev            int64
+
+	// crashOn, when set, makes a started member crash: it returns why.
+	crashOn func(name, version string) string
+	// fault, when set, replaces a command on a host with its result.
+	fault func(host, cmd string) (sshx.Result, bool)
+	// afterRun runs after each command, outside the lock.
+	afterRun func(host, cmd string)
+	// dropAfter, when it returns true, runs the command and then reports a
+	// lost SSH connection instead of its result.
+	dropAfter func(host, cmd string) bool
+	// watchQuorum records a violation whenever the cluster loses quorum.
+	watchQuorum bool
+}
+
+func (c *fakeCluster) record(host, what string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, event{host, what})
+	return len(c.events) - 1
+}
+
+func (c *fakeCluster) member(name string) *fakeMember {
+	for _, m := range c.members {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+func (c *fakeCluster) byURL(url string) *fakeMember {
+	for _, m := range c.members {
+		if m.url == url {
+			return m
+		}
+	}
+	return nil
+}
+
+func (c *fakeCluster) quorum() bool {
+	up := 0
+	for _, m := range c.members {
+		if m.up {
+			up++
+		}
+	}
+	return up > len(c.members)/2
+}
+
+func (c *fakeCluster) leaderMember() *fakeMember {
+	for _, m := range c.members {
+		if m.id == c.leader && m.up {
+			return m
+		}
+	}
+	return nil
+}
+
+// sync reads what a host's service runs, after a command ran there. A
+// member's fate (its version, a crash) is decided when its service starts,
+// as with a real process.
+func (c *fakeCluster) sync(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.member(name)
+	pid, err := os.ReadFile(filepath.Join(m.dir, "run/pid"))
+	if err != nil {
+		pid = nil
+	}
+	if string(pid) == m.pid {
+		return
+	}
+	m.pid = string(pid)
+	m.up, m.crash = false, ""
+	if pid != nil {
+		bin, _ := os.ReadFile(filepath.Join(m.dir, "run/binary"))
+		cfg, _ := os.ReadFile(filepath.Join(m.dir, "run/config"))
+		m.config = string(cfg)
+		m.version = ""
+		if sm := etcdVersionLine.FindSubmatch(bin); sm != nil {
+			m.version = string(sm[1])
+			m.crash = c.crashReason(m)
+		} else {
+			m.crash = "not an etcd binary"
+		}
+		m.up = m.crash == ""
+		// A restarted member replays what it missed.
+		m.applied = c.index - min(c.index, 40)
+	}
+	c.elect()
+	if c.watchQuorum && !c.quorum() {
+		c.violations = append(c.violations, fmt.Sprintf("quorum lost when %s changed", name))
+	}
+}
+
+// kill makes a member fail on its own, outside the executor's doing.
+func (c *fakeCluster) kill(name, why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.member(name)
+	m.up, m.crash = false, why
+	c.events = append(c.events, event{"cluster", name + " failed on its own: " + why})
+	c.elect()
+}
+
+// crashReason applies what real etcd refuses, plus the test's own faults.
+func (c *fakeCluster) crashReason(m *fakeMember) string {
+	v, err := etcdconf.ParseVersion(m.version)
+	if err != nil {
+		return "bad version " + m.version
+	}
+	if c.crashOn != nil {
+		if why := c.crashOn(m.name, m.version); why != "" {
+			return why
+		}
+	}
+	// A 3.4 member on 3.5 data needs next-cluster-version-compatible.
+	if v.Minor == 4 && c.dataMinor == 5 && !strings.Contains(m.config, "ETCD_NEXT_CLUSTER_VERSION_COMPATIBLE=true") {
+		return "cluster cannot be downgraded"
+	}
+	// 3.5 removed capnslog.
+	if v.Minor == 5 && strings.Contains(m.config, "ETCD_LOGGER=capnslog") {
+		return "--logger=capnslog is removed in v3.5"
+	}
+	return ""
+}
+
+// elect makes the first member up by name the leader when the leader is
+// gone, as an election would.
+func (c *fakeCluster) elect() {
+	if c.leaderMember() != nil {
+		return
+	}
+	c.leader = 0
+	if !c.quorum() {
+		return
+	}
+	for _, m := range c.members {
+		if m.up {
+			c.leader = m.id
+			return
+		}
+	}
+}
+
+// setLeader moves leadership on its own, as an election after a network
+// blip would.
+func (c *fakeCluster) setLeader(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leader = c.member(name).id
+	c.events = append(c.events, event{"cluster", "leadership moved on its own to " + name})
+}
+
+func (c *fakeCluster) leaderName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.leaderMember(); m != nil {
+		return m.name
+	}
+	return ""
+}
+
+func (c *fakeCluster) computeClusterVersion() {
+	lowest := etcdconf.Version{}
+	for _, m := range c.members {
+		if !m.up {
+			return // the leader only decides with every member answering
+		}
+		v, _ := etcdconf.ParseVersion(m.version)
+		if lowest == (etcdconf.Version{}) || v.Compare(lowest) < 0 {
+			lowest = v
+		}
+	}
+	c.clusterVersion = lowest.ClusterVersion()
+}
+
+func (c *fakeCluster) Observe(ctx context.Context) (*etcdx.View, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.index += 3 // clients keep writing
+	if !c.anyUp() {
+		return nil, &etcdx.NoEndpointError{Err: errors.New("connection refused")}
+	}
+	c.computeClusterVersion()
+	view := &etcdx.View{ClusterID: fakeClusterID, ClusterVersion: c.clusterVersion}
+	for _, m := range c.members {
+		em := etcdx.Member{ID: m.id, Name: m.name, ClientURLs: []string{m.url}, PeerURLs: []string{strings.Replace(m.url, ":2379", ":2380", 1)}}
+		if m.up {
+			em.Reachable = true
+			em.Version = m.version
+			em.DBSize = int64(len(c.snapshot))
+			em.IsLeader = m.id == c.leader
+			em.RaftIndex = c.indexOf(m)
+			em.AppliedIndex = c.indexOf(m)
+			em.Healthy = c.quorum()
+			if !em.Healthy {
+				em.Problem = "linearizable read: etcdserver: request timed out"
+			}
+		} else {
+			em.Problem = fmt.Sprintf("status from %s: connection refused", m.url)
+			if m.crash != "" {
+				em.Problem += " (" + m.crash + ")"
+			}
+		}
+		view.Members = append(view.Members, em)
+	}
+	return view, nil
+}
+
+func (c *fakeCluster) anyUp() bool {
+	for _, m := range c.members {
+		if m.up {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *fakeCluster) indexOf(m *fakeMember) uint64 {
+	if m.id == c.leader {
+		return c.index
+	}
+	return m.applied
+}
+
+func (c *fakeCluster) AuthEnabled(ctx context.Context) (bool, error) { return false, nil }
+
+func (c *fakeCluster) Status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.byURL(endpoint)
+	if m == nil || !m.up {
+		return nil, fmt.Errorf("dial %s: connection refused", endpoint)
+	}
+	if m.applied < c.index {
+		m.applied = min(m.applied+10, c.index)
+	}
+	return &clientv3.StatusResponse{
+		Header:           &pb.ResponseHeader{ClusterId: fakeClusterID, MemberId: m.id},
+		Version:          m.version,
+		DbSize:           int64(len(c.snapshot)),
+		Leader:           c.leader,
+		RaftIndex:        c.indexOf(m),
+		RaftAppliedIndex: c.indexOf(m),
+		RaftTerm:         4,
+	}, nil
+}
+
+func (c *fakeCluster) LinearizableRead(ctx context.Context, endpoint string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.byURL(endpoint)
+	switch {
+	case m == nil || !m.up:
+		return fmt.Errorf("dial %s: connection refused", endpoint)
+	case !c.quorum() || c.leader == 0:
+		return errors.New("etcdserver: request timed out")
+	}
+	return nil
+}
+
+func (c *fakeCluster) ClusterVersion(ctx context.Context, endpoint string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clusterVersion, nil
+}
+
+func (c *fakeCluster) MoveLeader(ctx context.Context, leaderEndpoint string, to uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	from := c.byURL(leaderEndpoint)
+	var target *fakeMember
+	for _, m := range c.members {
+		if m.id == to {
+			target = m
+		}
+	}
+	switch {
+	case from == nil || from.id != c.leader:
+		return errors.New("etcdserver: not leader")
+	case target == nil || !target.up:
+		return errors.New("etcdserver: bad leader transferee")
+	}
+	c.leader = to
+	c.events = append(c.events, event{"cluster", fmt.Sprintf("move-leader %s→%s (%s)", from.name, target.name, target.version)})
+	return nil
+}
+
+func (c *fakeCluster) Snapshot(ctx context.Context, endpoint string, w io.Writer) (int64, error) {
+	c.mu.Lock()
+	m := c.byURL(endpoint)
+	data, rev := c.snapshot, c.rev
+	leads := m != nil && m.id == c.leader
+	c.events = append(c.events, event{"cluster", fmt.Sprintf("snapshot from %s (leader %v)", m.name, leads)})
+	c.mu.Unlock()
+	for len(data) > 0 {
+		n := min(len(data), 700)
+		if _, err := w.Write(data[:n]); err != nil {
+			return 0, err
+		}
+		data = data[n:]
+	}
+	return rev, nil
+}
+
+// snapshotBytes is a bolt-sized database (pages of 512 bytes) followed by
+// etcd's sha256 trailer.
+func snapshotBytes(pages int) []byte {
+	db := make([]byte, pages*512)
+	for i := range db {
+		db[i] = byte(i*7 + i/512)
+	}
+	sum := sha256.Sum256(db)
+	return append(db, sum[:]...)
+}
+
+// fakeHost runs commands in a real shell, in its own directory.
+type fakeHost struct {
+	c    *fakeCluster
+	name string
+	dir  string
+}
+
+func (h *fakeHost) Run(ctx context.Context, cmd string) (sshx.Result, error) {
+	if err := ctx.Err(); err != nil {
+		h.c.record(h.name, "refused, context done: "+cmd)
+		return sshx.Result{}, err
+	}
+	h.c.mu.Lock()
+	h.c.events = append(h.c.events, event{h.name, cmd})
+	if strings.Contains(cmd, fakeStop) {
+		if m := h.c.leaderMember(); m != nil && m.name == h.name {
+			h.c.violations = append(h.c.violations, fmt.Sprintf("%s stopped while leading: %s", h.name, cmd))
+		}
+	}
+	fault := h.c.fault
+	h.c.mu.Unlock()
+	if fault != nil {
+		if res, ok := fault(h.name, cmd); ok {
+			return res, nil
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	sh := exec.CommandContext(ctx, "sh", "-c", cmd)
+	sh.Dir = h.dir
+	sh.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"}
+	sh.Stdout, sh.Stderr = &stdout, &stderr
+	err := sh.Run()
+	h.c.sync(h.name)
+	if drop := h.c.dropAfter; drop != nil && drop(h.name, cmd) {
+		h.c.record(h.name, "connection lost after: "+cmd)
+		return sshx.Result{}, errors.New("ssh: connection lost: wait: remote command exited without exit status or exit signal")
+	}
+	res := sshx.Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit) && ctx.Err() == nil:
+		res.ExitStatus = exit.ExitCode()
+	case err != nil:
+		return res, err
+	}
+	if f := h.c.afterRun; f != nil {
+		f(h.name, cmd)
+	}
+	return res, nil
+}
+
+func (h *fakeHost) Upload(ctx context.Context, r io.Reader, remotePath string, mode os.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		h.c.record(h.name, "refused, context done: upload "+remotePath)
+		return err
+	}
+	h.c.record(h.name, fmt.Sprintf("upload %s %#o", remotePath, mode))
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(h.dir, remotePath)
+	tmp := dst + ".upload"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// rig is a fake cluster of n members on hosts s1..sn, each running
+// `from` with its config from configOf, and the Spec to move it to target.
+type rig struct {
+	t     *testing.T
+	c     *fakeCluster
+	hosts map[string]*fakeHost
+	spec  Spec
+
+	mu     sync.Mutex
+	done   []string
+	snap   *SnapshotInfo
+	logged []string
+}
+
+func newRig(t *testing.T, n, leader int, from, target string, configOf func(i int) string) *rig {
+	t.Helper()
+	root := t.TempDir()
+	c := &fakeCluster{index: 1000, snapshot: snapshotBytes(16), rev: 4711}
+	fromV := mustVersion(t, from)
+	c.dataMinor = fromV.Minor
+	r := &rig{t: t, c: c, hosts: map[string]*fakeHost{}}
+	for i := 1; i <= n; i++ {
+		name := memberName(i)
+		dir := filepath.Join(root, name)
+		for _, d := range []string{"usr/local/bin", "etc/etcd", "run"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, filepath.Join(dir, "systemctl"), systemctlScript, 0o755)
+		writeFile(t, filepath.Join(dir, fakeBinary), fakeEtcdBinary(from), 0o755)
+		writeFile(t, filepath.Join(dir, fakeConfig), configOf(i), 0o644)
+		c.members = append(c.members, &fakeMember{id: 0xa1b2c3d400000000 + uint64(i), name: name, url: memberURL(i), dir: dir})
+		r.hosts[name] = &fakeHost{c: c, name: name, dir: dir}
+	}
+	for _, m := range c.members {
+		if _, err := r.hosts[m.name].Run(context.Background(), fakeStart); err != nil {
+			t.Fatal(err)
+		}
+		if !m.up {
+			t.Fatalf("%s did not start: %s", m.name, m.crash)
+		}
+	}
+	c.leader = c.members[leader-1].id
+	c.events = nil
+	c.watchQuorum = true
+
+	source := filepath.Join(root, "etcd-"+target)
+	writeFile(t, source, fakeEtcdBinary(target), 0o755)
+	sum := sha256.Sum256([]byte(fakeEtcdBinary(target)))
+	r.spec = planSpec(t, target, n)
+	r.spec.Binary = Binary{Path: fakeBinary, Source: source, SHA256: fmt.Sprintf("%x", sum)}
+	r.spec.Service = Service{StartCommand: fakeStart, StopCommand: fakeStop, ConfigFile: fakeConfig, LogCommand: fakeLogCommand}
+	r.spec.SnapshotDir = filepath.Join(root, "snapshots")
+	r.spec.Health = Health{Timeout: 2e9, StableFor: 50e6}
+	return r
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) hostsFunc() Hosts {
+	return func(m MemberSpec) Host { return r.hosts[m.Name] }
+}
+
+// plan is what terraform plan computes and shows.
+func (r *rig) plan() *Plan {
+	r.t.Helper()
+	obs, err := Observe(context.Background(), r.c, r.hostsFunc(), r.spec)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	plan, probs := MakePlan(obs, r.spec)
+	if len(probs) > 0 {
+		r.t.Fatalf("plan refused: %v", probs)
+	}
+	return plan
+}
+
+// executor is what terraform apply builds: it only has the planned steps.
+func (r *rig) executor(planned []string) *Executor {
+	return &Executor{
+		Spec:    r.spec,
+		Plan:    &Plan{Steps: planned},
+		Cluster: r.c,
+		Hosts:   r.hostsFunc(),
+		Log: func(msg string, fields map[string]any) {
+			r.mu.Lock()
+			r.logged = append(r.logged, fmt.Sprint(msg, fields))
+			r.mu.Unlock()
+		},
+		MemberDone: func(name, version string) {
+			r.mu.Lock()
+			r.done = append(r.done, name+"="+version)
+			r.mu.Unlock()
+			r.c.record("cluster", "member done "+name)
+		},
+		SnapshotSaved: func(s SnapshotInfo) {
+			r.mu.Lock()
+			r.snap = &s
+			r.mu.Unlock()
+			r.c.record("cluster", "snapshot saved")
+		},
+		PollInterval: 10e6,
+	}
+}
+
+func (r *rig) events() []event {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	return append([]event(nil), r.c.events...)
+}
+
+func (r *rig) commands(host string) []string {
+	var out []string
+	for _, e := range r.events() {
+		if e.host == host {
+			out = append(out, e.what)
+		}
+	}
+	return out
+}
+
+// stops lists, in order, the members stopped by the executor's stop step.
+func (r *rig) stops() []string {
+	var out []string
+	for _, e := range r.events() {
+		if e.what == fakeStop {
+			out = append(out, e.host)
+		}
+	}
+	return out
+}
+
+// firstEvent is the index of the first event on host (any host when "")
+// whose text contains s, or -1.
+func (r *rig) firstEvent(host, s string) int {
+	for i, e := range r.events() {
+		if (host == "" || e.host == host) && strings.Contains(e.what, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *rig) file(host, path string) string {
+	r.t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.hosts[host].dir, path))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (r *rig) mode(host, path string) os.FileMode {
+	r.t.Helper()
+	st, err := os.Stat(filepath.Join(r.hosts[host].dir, path))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return st.Mode().Perm()
+}
+
+func (r *rig) running(name string) (version string, up bool) {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	m := r.c.member(name)
+	return m.version, m.up
+}
+
+func (r *rig) doneList() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.done...)
+}
+
+func (r *rig) checkNoViolations() {
+	r.t.Helper()
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	for _, v := range r.c.violations {
+		r.t.Errorf("violation: %s", v)
+	}
+}
+
+// checkUntouched: a member the rollout must not have touched saw only
+// read-only and staging commands, runs its old binary and config, and was
+// never restarted.
+func (r *rig) checkUntouched(name, from string, config string) {
+	r.t.Helper()
+	staged := StagedPath(fakeBinary, r.spec.Target)
+	for _, cmd := range r.commands(name) {
+		switch {
+		case strings.HasPrefix(cmd, "cat -- "), strings.HasPrefix(cmd, "sha256sum -- "),
+			cmd == staged+" --version", strings.HasPrefix(cmd, "upload "+staged+" "):
+		default:
+			r.t.Errorf("%s must not be touched, but ran %q", name, cmd)
+		}
+	}
+	if v, up := r.running(name); !up || v != from {
+		r.t.Errorf("%s: up %v on %s, want up on %s", name, up, v, from)
+	}
+	if got := r.file(name, fakeBinary); got != fakeEtcdBinary(from) {
+		r.t.Errorf("%s: binary changed to %q", name, got)
+	}
+	if got := r.file(name, fakeConfig); got != config {
+		r.t.Errorf("%s: config changed:\n%s", name, got)
+	}
+	if n := strings.Count(r.file(name, "run/journal"), "started"); n != 1 {
+		r.t.Errorf("%s was restarted (%d starts)", name, n)
+	}
+}
+
+func (r *rig) dumpEvents() string {
+	var b strings.Builder
+	for i, e := range r.events() {
+		fmt.Fprintf(&b, "%3d %-7s %s\n", i, e.host, e.what)
+	}
+	return b.String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
