@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,12 +276,57 @@ func (c *Client) memberList(ctx context.Context) (*clientv3.MemberListResponse, 
 		if err == nil {
 			return resp, nil
 		}
+		// clientv3 reports a connection that never comes up only as a
+		// deadline; say why: refused, an unknown CA, no client certificate.
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			if why := c.explainDial(ctx, ep); why != nil {
+				err = fmt.Errorf("%w: %w", err, why)
+			}
+		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return nil, errors.Join(errs...)
+}
+
+// explainDial says why a connection to endpoint does not come up.
+func (c *Client) explainDial(ctx context.Context, endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	d := &net.Dialer{}
+	if u.Scheme != "https" {
+		conn, err := d.DialContext(dctx, "tcp", u.Host)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.tls != nil {
+		cfg = c.tls.Clone()
+	}
+	conn, err := (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(dctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// A TLS 1.3 server turns a client certificate down after the handshake,
+	// with an alert that only a read returns.
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // probe fills m's live fields from its first client URL.

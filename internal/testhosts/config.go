@@ -77,13 +77,24 @@ func envValue(v string) string {
 }
 
 // yamlFile renders settings as an etcd --config-file: ETCD_FOO_BAR becomes
-// foo-bar, the flag name etcd's YAML keys use.
+// foo-bar, the flag name etcd's YAML keys use, except the transport
+// security settings, which go into their objects (see yamlNested).
 func yamlFile(name string, s []setting) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# etcd member %s (written by testhosts)\n", name)
+	nested := map[string][]string{}
 	for _, kv := range s {
+		if at, ok := yamlNested[kv.key]; ok {
+			nested[at[0]] = append(nested[at[0]], fmt.Sprintf("  %s: %s\n", at[1], yamlScalar(kv.value)))
+			continue
+		}
 		key := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(kv.key, "ETCD_")), "_", "-")
 		fmt.Fprintf(&b, "%s: %s\n", key, yamlScalar(kv.value))
+	}
+	for _, obj := range []string{"client-transport-security", "peer-transport-security"} {
+		if lines := nested[obj]; len(lines) > 0 {
+			fmt.Fprintf(&b, "%s:\n%s", obj, strings.Join(lines, ""))
+		}
 	}
 	return []byte(b.String())
 }

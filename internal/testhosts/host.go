@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,8 +47,8 @@ type Host struct {
 	Name      string // etcd member name: s1, s2, ...
 	Addr      string // 127.0.N.i; sshd listens on Addr:22
 	Root      string // Root/etc/etcd, Root/var/lib/etcd and Root/usr/local/bin are the host's /etc/etcd, ...
-	ClientURL string // http://Addr:2379
-	PeerURL   string // http://Addr:2380
+	ClientURL string // http://Addr:2379, or https:// with Options.TLS
+	PeerURL   string // http://Addr:2380, or https:// with Options.TLS
 
 	HostKey            ssh.PublicKey // the sshd's ed25519 host key
 	HostKeyFingerprint string        // "SHA256:...", as ssh prints it
@@ -119,7 +120,16 @@ func (h *Host) writeFiles(tools map[string]string) error {
 }
 
 func (h *Host) writeEtcdConfig(opts Options, token string) error {
-	settings := memberSettings(h, h.sb.Hosts, token, opts.ExtraEnv)
+	extra := opts.ExtraEnv
+	if opts.TLS {
+		// ExtraEnv still wins, e.g. to turn client-cert-auth off.
+		extra = map[string]string{}
+		for _, kv := range tlsSettings() {
+			extra[kv.key] = kv.value
+		}
+		maps.Copy(extra, opts.ExtraEnv)
+	}
+	settings := memberSettings(h, h.sb.Hosts, token, extra)
 	if opts.ConfigFormat == "yaml" {
 		if err := os.WriteFile(h.Path(YAMLFile), yamlFile(h.Name, settings), 0o644); err != nil {
 			return err
@@ -371,7 +381,11 @@ func (h *Host) Health(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := healthClient.Do(req)
+	client, err := h.sb.healthHTTP()
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
@@ -397,7 +411,11 @@ func (h *Host) EtcdVersion(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := healthClient.Do(req)
+	client, err := h.sb.healthHTTP()
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", h.Name, err)
 	}

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +65,12 @@ type Options struct {
 	// written as foo-bar.
 	ExtraEnv map[string]string
 
+	// TLS serves both client and peer URLs over https with certificates
+	// from a CA made for this sandbox, and requires a certificate from that
+	// CA of every client (client-cert-auth) and every peer. Clients use
+	// Sandbox.ClientCertPEM/ClientKeyPEM and trust CACertPEM.
+	TLS bool
+
 	// Detached lets the sandbox outlive this process (etcd-sandbox up): the
 	// block lock is also held by the hosts' processes, so no one else takes
 	// the block until Load(Dir).Close() stops them.
@@ -82,11 +89,26 @@ type Sandbox struct {
 	EtcdVersion  string // the version the cluster was started with; "" with NoEtcd
 	ConfigFormat string // "env" or "yaml"
 
+	// With Options.TLS: the CA that signed every member's certificates, and
+	// a client certificate with CN root (ClientCertName) that the members
+	// accept. Files are on this machine's file system, under Dir/pki.
+	TLS            bool
+	CACertFile     string
+	ClientCertFile string
+	ClientKeyFile  string // mode 0600
+	CACertPEM      []byte
+	ClientCertPEM  []byte
+	ClientKeyPEM   []byte
+
 	tempDir bool
 	lock    *os.File // the block's lock; nil when Load()ed
 
 	mu     sync.Mutex // guards the hosts' process records and closed
 	closed bool
+
+	tlsHTTPOnce sync.Once // builds tlsHTTP, the health checks' client with Options.TLS
+	tlsHTTP     *http.Client
+	tlsHTTPErr  error
 }
 
 // Start creates the hosts and, unless opts.NoEtcd, a healthy etcd cluster of
@@ -137,18 +159,31 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err := s.writeClientKey(); err != nil {
 		return nil, err
 	}
+	scheme := "http://"
+	var ca *certAuthority
+	if opts.TLS {
+		scheme = "https://"
+		if ca, err = s.writeClientTLS(); err != nil {
+			return nil, err
+		}
+	}
 	for i := 1; i <= opts.Members; i++ {
 		addr := fmt.Sprintf("127.0.%d.%d", s.Block, i)
 		h := &Host{
 			Name:      fmt.Sprintf("s%d", i),
 			Addr:      addr,
 			Root:      filepath.Join(s.Dir, "hosts", fmt.Sprintf("s%d", i)),
-			ClientURL: "http://" + addr + ":2379",
-			PeerURL:   "http://" + addr + ":2380",
+			ClientURL: scheme + addr + ":2379",
+			PeerURL:   scheme + addr + ":2380",
 			sb:        s,
 		}
 		if err := h.writeFiles(tools); err != nil {
 			return nil, err
+		}
+		if ca != nil {
+			if err := h.writeTLS(ca); err != nil {
+				return nil, fmt.Errorf("%s: certificates: %w", h.Name, err)
+			}
 		}
 		s.Hosts = append(s.Hosts, h)
 	}
@@ -295,6 +330,21 @@ func (s *Sandbox) writeClientKey() error {
 }
 
 func (s *Sandbox) authorizedKeysFile() string { return s.PrivateKeyFile + ".pub" }
+
+// AuthorizeKey lets pub log in as root on every host, besides the sandbox's
+// own key, e.g. an encrypted key a test made. sshd reads the file at every
+// login, so running hosts accept the key at once.
+func (s *Sandbox) AuthorizeKey(pub ssh.PublicKey) error {
+	f, err := os.OpenFile(s.authorizedKeysFile(), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(ssh.MarshalAuthorizedKey(pub)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 func (s *Sandbox) writeKnownHosts() error {
 	var b bytes.Buffer
@@ -468,7 +518,7 @@ func (s *Sandbox) close(ctx context.Context) error {
 	if cur, rerr := readState(filepath.Join(s.Dir, "sandbox.json")); rerr == nil && cur.Block != s.Block {
 		return err
 	}
-	for _, name := range []string{"hosts", "known_hosts", "id_ed25519", "id_ed25519.pub", "sandbox.json"} {
+	for _, name := range []string{"hosts", "pki", "known_hosts", "id_ed25519", "id_ed25519.pub", "sandbox.json"} {
 		if rerr := os.RemoveAll(filepath.Join(s.Dir, name)); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
@@ -486,6 +536,10 @@ type state struct {
 	ConfigFormat   string      `json:"config_format"`
 	KnownHostsFile string      `json:"known_hosts_file"`
 	PrivateKeyFile string      `json:"private_key_file"`
+	TLS            bool        `json:"tls,omitempty"`
+	CACertFile     string      `json:"ca_cert_file,omitempty"`
+	ClientCertFile string      `json:"client_cert_file,omitempty"`
+	ClientKeyFile  string      `json:"client_key_file,omitempty"`
 	Hosts          []hostState `json:"hosts"`
 }
 
@@ -508,6 +562,7 @@ func (s *Sandbox) save() error {
 		Dir: s.Dir, TempDir: s.tempDir, Block: s.Block,
 		EtcdVersion: s.EtcdVersion, ConfigFormat: s.ConfigFormat,
 		KnownHostsFile: s.KnownHostsFile, PrivateKeyFile: s.PrivateKeyFile,
+		TLS: s.TLS, CACertFile: s.CACertFile, ClientCertFile: s.ClientCertFile, ClientKeyFile: s.ClientKeyFile,
 	}
 	for _, h := range s.Hosts {
 		st.Hosts = append(st.Hosts, hostState{
@@ -546,10 +601,15 @@ func fromState(st *state) (*Sandbox, error) {
 		Dir: st.Dir, tempDir: st.TempDir, Block: st.Block,
 		EtcdVersion: st.EtcdVersion, ConfigFormat: st.ConfigFormat,
 		KnownHostsFile: st.KnownHostsFile, PrivateKeyFile: st.PrivateKeyFile,
+		TLS: st.TLS, CACertFile: st.CACertFile, ClientCertFile: st.ClientCertFile, ClientKeyFile: st.ClientKeyFile,
 	}
 	if st.PrivateKeyFile != "" {
 		// Missing only if a crash came early; Close must still work then.
 		s.PrivateKeyPEM, _ = os.ReadFile(st.PrivateKeyFile)
+	}
+	if st.TLS {
+		// Likewise; health checks then fail with the reason.
+		_ = s.loadClientTLS()
 	}
 	for _, hs := range st.Hosts {
 		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hs.HostKey))
