@@ -17,7 +17,6 @@ type LeaderWatch struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	samples map[string][]leaderSample // by endpoint
-	stops   []string
 }
 
 type leaderSample struct {

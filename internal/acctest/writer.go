@@ -128,7 +128,7 @@ func (w *Writer) collect(wch clientv3.WatchChan) {
 		w.watchMu.Unlock()
 		if resp.Canceled {
 			w.watchMu.Lock()
-			w.watchErr = fmt.Errorf("watch cancelled: %v", resp.Err())
+			w.watchErr = fmt.Errorf("watch cancelled: %w", resp.Err())
 			w.watchMu.Unlock()
 			return
 		}

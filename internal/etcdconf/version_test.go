@@ -1,6 +1,7 @@
 package etcdconf
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -126,7 +127,8 @@ func TestCheckTransitionErrors(t *testing.T) {
 		if err.Error() != tc.want {
 			t.Errorf("CheckTransition(%s, %s) error\n got: %s\nwant: %s", tc.from, tc.to, err, tc.want)
 		}
-		if _, ok := err.(*TransitionError); !ok {
+		var te *TransitionError
+		if !errors.As(err, &te) {
 			t.Errorf("error is %T, want *TransitionError", err)
 		}
 	}

@@ -114,7 +114,8 @@ func parseYAMLKey(t string, off, i int) (*entry, error) {
 	case '{', '[', '&', '*', '!', '|', '>', '%', '@', '`', '?', '<', ',', '#', ':':
 		return nil, bad("unsupported YAML syntax")
 	default:
-		for k < len(t) && !(t[k] == ':' && (k+1 == len(t) || isBlank(t[k+1]))) {
+		// The key ends at the first ':' followed by a blank or the line end.
+		for k < len(t) && (t[k] != ':' || (k+1 < len(t) && !isBlank(t[k+1]))) {
 			if t[k] == '#' && isBlank(t[k-1]) {
 				return nil, bad("no colon before the comment")
 			}

@@ -83,7 +83,7 @@ func (d *clusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"leader":          schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the leader member; null when no member reports one."},
 			"members": schema.MapNestedAttribute{
 				Computed:            true,
-				MarkdownDescription: "Members keyed by member name.",
+				MarkdownDescription: "Members keyed by member name; a member added but never started appears as `unstarted-<id>`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"id":          schema.StringAttribute{Computed: true, MarkdownDescription: "Member ID, in hex."},
 					"client_urls": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Advertised client URLs."},
@@ -214,10 +214,10 @@ func clientURLValidator() validator.String {
 func checkClientURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimSpace(s) != s {
-		return fmt.Errorf("%q is not an etcd client URL. Write it as the member advertises it, for example \"https://10.0.0.11:2379\".", s)
+		return fmt.Errorf("%q is not an etcd client URL. Write it as the member advertises it, for example \"https://10.0.0.11:2379\"", s)
 	}
 	if u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("%q has a path; write just scheme, host and port, for example \"%s://%s\".", s, u.Scheme, u.Host)
+		return fmt.Errorf("%q has a path; write just scheme, host and port, for example \"%s://%s\"", s, u.Scheme, u.Host)
 	}
 	return nil
 }

@@ -486,7 +486,7 @@ func TestRunCorruptSnapshot(t *testing.T) {
 
 func memberIndex(name string) int {
 	var i int
-	fmt.Sscanf(name, "s%d", &i)
+	_, _ = fmt.Sscanf(name, "s%d", &i)
 	return i
 }
 

@@ -264,15 +264,6 @@ func (c *fakeCluster) setLeader(name string) {
 	c.events = append(c.events, event{"cluster", "leadership moved on its own to " + name})
 }
 
-func (c *fakeCluster) leaderName() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if m := c.leaderMember(); m != nil {
-		return m.name
-	}
-	return ""
-}
-
 func (c *fakeCluster) computeClusterVersion() {
 	lowest := etcdconf.Version{}
 	for _, m := range c.members {

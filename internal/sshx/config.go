@@ -160,10 +160,10 @@ func ParsePrivateKey(pemBytes, passphrase []byte) (ssh.Signer, error) {
 	case strings.Contains(err.Error(), "unsupported key type"):
 		// The x/crypto message names the PEM block type, e.g.
 		// "ENCRYPTED PRIVATE KEY" (encrypted PKCS#8), which is not secret.
-		return nil, fmt.Errorf("unsupported private key format (%v); convert it with `ssh-keygen -p -f <keyfile>`, which rewrites it in OpenSSH format", err)
+		return nil, fmt.Errorf("unsupported private key format (%w); convert it with `ssh-keygen -p -f <keyfile>`, which rewrites it in OpenSSH format", err)
 	default:
 		// x/crypto's parse errors describe structure, never key bytes.
-		return nil, fmt.Errorf("invalid private key: %v", err)
+		return nil, fmt.Errorf("invalid private key: %w", err)
 	}
 }
 

@@ -181,8 +181,8 @@ func copyStdin(w io.WriteCloser, r io.Reader) error {
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				// The command stopped reading (exited); its exit status says
-				// how that went.
-				return nil
+				// how that went, so this is not an error of the copy.
+				return nil //nolint:nilerr // see above
 			}
 		}
 		if rerr == io.EOF {

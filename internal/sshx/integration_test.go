@@ -652,7 +652,7 @@ func TestIntegrationAgent(t *testing.T) {
 	if err := agentCmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { agentCmd.Process.Kill(); agentCmd.Wait() })
+	t.Cleanup(func() { _ = agentCmd.Process.Kill(); _ = agentCmd.Wait() })
 	for i := 0; ; i++ {
 		if _, err := os.Stat(sock); err == nil {
 			break

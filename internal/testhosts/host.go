@@ -162,7 +162,7 @@ func (h *Host) startNamespace(ctx context.Context, lock *os.File) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: start namespace: %w", h.Name, err)
 	}
-	go cmd.Wait() // reap it whenever it ends
+	go func() { _ = cmd.Wait() }() // reap it whenever it ends
 	holder, err := newProc(cmd.Process.Pid)
 	if err != nil {
 		return fmt.Errorf("%s: start namespace: %w", h.Name, err)
@@ -298,7 +298,7 @@ func (h *Host) startSSHD(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: start sshd: %w", h.Name, err)
 	}
-	go cmd.Wait()
+	go func() { _ = cmd.Wait() }()
 	p, err := newProc(cmd.Process.Pid)
 	if err != nil {
 		return fmt.Errorf("%s: start sshd: %w", h.Name, err)
