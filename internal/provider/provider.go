@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -88,13 +87,13 @@ func (p *etcdProvider) Metadata(_ context.Context, _ provider.MetadataRequest, r
 }
 
 func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
-	portValidators := []validator.Int64{int64validator.Between(1, 65535)}
+	portValidators := []validator.Int64{validate.Port(fmt.Sprintf("the default, %d", DefaultSSHPort))}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Rolls etcd clusters from one version to another over SSH — patch changes, the 3.4 → 3.5 upgrade, and the 3.5 → 3.4 downgrade — one member at a time, with a snapshot first and health gates between members.",
 		Attributes: map[string]schema.Attribute{
 			"ssh": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "How to reach the etcd hosts over SSH. Host keys are always verified.",
+				MarkdownDescription: "How `etcd_cluster_version` reaches the etcd hosts over SSH, to read config files and replace binaries; the `etcd_cluster` data source does not use it. Host keys are always verified. Every setting has a default except the credentials: set `private_key`, `agent = true`, or both.",
 				Attributes: map[string]schema.Attribute{
 					"user": schema.StringAttribute{
 						Optional:            true,
@@ -103,7 +102,7 @@ func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					},
 					"port": schema.Int64Attribute{
 						Optional:            true,
-						MarkdownDescription: fmt.Sprintf("SSH port. Defaults to `%d`. A member's `ssh_port` overrides it.", DefaultSSHPort),
+						MarkdownDescription: fmt.Sprintf("SSH port of every host. Defaults to `%d`. A member's `ssh_port` overrides it for that host.", DefaultSSHPort),
 						Validators:          portValidators,
 					},
 					"private_key": schema.StringAttribute{
@@ -114,7 +113,7 @@ func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"private_key_passphrase": schema.StringAttribute{
 						Optional:            true,
 						Sensitive:           true,
-						MarkdownDescription: "Passphrase of an encrypted `private_key`.",
+						MarkdownDescription: "Passphrase of an encrypted `private_key`. Set it only when the key is encrypted; no default.",
 					},
 					"agent": schema.BoolAttribute{
 						Optional:            true,
@@ -122,7 +121,7 @@ func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					},
 					"known_hosts_file": schema.StringAttribute{
 						Optional:            true,
-						MarkdownDescription: fmt.Sprintf("known_hosts file that every host key is verified against. Defaults to `%s`. Hashed and `[host]:port` entries are understood.", DefaultKnownHostsFile),
+						MarkdownDescription: fmt.Sprintf("known_hosts file that every host key (bastion included) is verified against. Defaults to `%s`. Set it when the hosts' keys are kept elsewhere, for example `/etc/ssh/ssh_known_hosts`. Hashed and `[host]:port` entries are understood.", DefaultKnownHostsFile),
 						Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
 					},
 					"insecure_ignore_host_key": schema.BoolAttribute{
@@ -131,16 +130,16 @@ func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					},
 					"sudo": schema.BoolAttribute{
 						Optional:            true,
-						MarkdownDescription: "Run remote commands through `sudo -n` (passwordless sudo is required). Defaults to `false`.",
+						MarkdownDescription: "Run remote commands through `sudo -n` (passwordless sudo is required). Defaults to `false`. Set it when `user` is not root.",
 					},
 					"connect_timeout": schema.StringAttribute{
 						Optional:            true,
-						MarkdownDescription: "How long to wait for one SSH connection, as a Go duration. Defaults to `15s`.",
+						MarkdownDescription: "How long to wait for one SSH connection, as a Go duration. Defaults to `15s`. Raise it for slow links or a slow bastion.",
 						Validators:          []validator.String{validate.Duration()},
 					},
 					"bastion": schema.SingleNestedAttribute{
 						Optional:            true,
-						MarkdownDescription: "A jump host that every connection goes through. Its host key is verified against the same `known_hosts_file`.",
+						MarkdownDescription: "A jump host that every connection goes through. Its host key is verified against the same `known_hosts_file`. Defaults to none: hosts are reached directly. Set it when the etcd hosts are only reachable through a bastion.",
 						Attributes: map[string]schema.Attribute{
 							"host": schema.StringAttribute{
 								Required:            true,
@@ -172,11 +171,11 @@ func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 			},
 			"tls": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "TLS settings for etcd client connections (`https://` client URLs). PEM contents, not paths.",
+				MarkdownDescription: "TLS settings for etcd client connections to `https://` client URLs: PEM contents, not paths. Defaults to none: server certificates are verified against the system roots and no client certificate is sent. Set it when the members' certificates come from a private CA, or the cluster requires client certificates (`client-cert-auth`).",
 				Attributes: map[string]schema.Attribute{
 					"ca_cert": schema.StringAttribute{
 						Optional:            true,
-						MarkdownDescription: "CA certificate(s) that signed the members' client certificates. Defaults to the system roots.",
+						MarkdownDescription: "CA certificate(s) that signed the certificates the members serve on their client URLs. Defaults to the system roots; set it for a private CA.",
 					},
 					"cert": schema.StringAttribute{
 						Optional:            true,
@@ -185,18 +184,18 @@ func (p *etcdProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 					"key": schema.StringAttribute{
 						Optional:            true,
 						Sensitive:           true,
-						MarkdownDescription: "Private key of `cert`.",
+						MarkdownDescription: "Private key of `cert`, PEM. Set together with `cert`.",
 					},
 				},
 			},
 			"username": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "etcd user, for clusters with auth enabled. Set together with `password`.",
+				MarkdownDescription: "etcd user, for clusters with auth enabled. Set together with `password`. Defaults to none: requests are not authenticated. A 3.5 → 3.4 downgrade refuses clusters with auth enabled.",
 			},
 			"password": schema.StringAttribute{
 				Optional:            true,
 				Sensitive:           true,
-				MarkdownDescription: "Password of `username`.",
+				MarkdownDescription: "Password of `username`. Set together with `username`.",
 			},
 		},
 	}
@@ -216,9 +215,10 @@ func (p *etcdProvider) ValidateConfig(ctx context.Context, req provider.Validate
 			resp.Diagnostics.AddAttributeError(path.Root("ssh"), "No SSH credentials",
 				"Set ssh.private_key (for example file(\"~/.ssh/id_ed25519\")), or ssh.agent = true to use the running ssh-agent.")
 		}
-		if known(s.PrivateKey) && known(s.PrivateKeyPassphrase) {
+		// A null passphrase is known too: most keys have none.
+		if known(s.PrivateKey) && !s.PrivateKeyPassphrase.IsUnknown() {
 			if _, err := sshx.ParsePrivateKey([]byte(s.PrivateKey.ValueString()), []byte(s.PrivateKeyPassphrase.ValueString())); err != nil {
-				resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("private_key"), "Invalid SSH private key", err.Error())
+				resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("private_key"), "Invalid SSH private key", "ssh.private_key: "+err.Error())
 			}
 		}
 		if s.PrivateKeyPassphrase.ValueString() != "" && s.PrivateKey.IsNull() {
@@ -229,20 +229,33 @@ func (p *etcdProvider) ValidateConfig(ctx context.Context, req provider.Validate
 			resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("insecure_ignore_host_key"), "Conflicting host key settings",
 				"ssh.known_hosts_file and ssh.insecure_ignore_host_key = true contradict each other. Remove insecure_ignore_host_key to verify host keys against the file.")
 		}
-		if b := s.Bastion; b != nil && known(b.PrivateKey) && known(b.PrivateKeyPassphrase) {
+		if b := s.Bastion; b != nil && known(b.PrivateKey) && !b.PrivateKeyPassphrase.IsUnknown() {
 			if _, err := sshx.ParsePrivateKey([]byte(b.PrivateKey.ValueString()), []byte(b.PrivateKeyPassphrase.ValueString())); err != nil {
-				resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("bastion").AtName("private_key"), "Invalid bastion private key", err.Error())
+				resp.Diagnostics.AddAttributeError(path.Root("ssh").AtName("bastion").AtName("private_key"), "Invalid bastion private key", "ssh.bastion.private_key: "+err.Error())
 			}
 		}
 	}
-	if t := cfg.TLS; t != nil && !t.Cert.IsUnknown() && !t.Key.IsUnknown() && !t.CACert.IsUnknown() {
+	if t := cfg.TLS; t != nil && !t.Cert.IsUnknown() && !t.Key.IsUnknown() && t.Cert.IsNull() != t.Key.IsNull() {
+		if t.Key.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("tls").AtName("cert"), "Client certificate without key",
+				"tls.cert is set but tls.key is not. Set tls.key to the certificate's private key (PEM contents, for example file(\"etcd-client-key.pem\")), or remove tls.cert to connect without a client certificate.")
+		} else {
+			resp.Diagnostics.AddAttributeError(path.Root("tls").AtName("key"), "Client key without certificate",
+				"tls.key is set but tls.cert is not. Set tls.cert to the client certificate of that key (PEM contents, for example file(\"etcd-client.pem\")), or remove tls.key.")
+		}
+	} else if t := cfg.TLS; t != nil && !t.Cert.IsUnknown() && !t.Key.IsUnknown() && !t.CACert.IsUnknown() {
 		if _, err := etcdx.TLSConfig([]byte(t.CACert.ValueString()), []byte(t.Cert.ValueString()), []byte(t.Key.ValueString())); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("tls"), "Invalid TLS settings", err.Error())
 		}
 	}
 	if !cfg.Username.IsUnknown() && !cfg.Password.IsUnknown() && cfg.Username.IsNull() != cfg.Password.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("username"), "Incomplete etcd credentials",
-			"username and password must be set together.")
+		if cfg.Password.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("username"), "Incomplete etcd credentials",
+				"username is set but password is not. Set password as well (for example password = var.etcd_password), or remove username for a cluster without auth.")
+		} else {
+			resp.Diagnostics.AddAttributeError(path.Root("password"), "Incomplete etcd credentials",
+				"password is set but username is not. Set username as well (for example username = \"root\"), or remove password for a cluster without auth.")
+		}
 	}
 }
 

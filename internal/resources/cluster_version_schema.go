@@ -3,12 +3,10 @@ package resources
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -88,8 +86,6 @@ var lastSnapshotAttrTypes = map[string]attr.Type{
 	"revision":   types.Int64Type,
 }
 
-var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 func versionValidator() validator.String {
 	return validate.New(`an exact etcd release "x.y.z"`, func(s string) (string, string, bool) {
 		if _, err := etcdconf.ParseVersion(s); err != nil {
@@ -99,13 +95,37 @@ func versionValidator() validator.String {
 	})
 }
 
-func absolutePathValidator(what string) validator.String {
+func absolutePathValidator(what, example string) validator.String {
 	return validate.New("an absolute path on the etcd hosts", func(s string) (string, string, bool) {
 		if len(s) == 0 || s[0] != '/' {
-			return "Relative remote path", fmt.Sprintf("%q is not absolute. %s is a path on the etcd hosts and must start with \"/\", for example %q.", s, what, "/usr/local/bin/etcd"), false
+			return "Relative remote path", fmt.Sprintf("%q is not absolute. %s is a path on the etcd hosts and must start with \"/\", for example %q.", s, what, example), false
 		}
 		return "", "", true
 	})
+}
+
+// membersValidators reject what no cluster can match, before any connection.
+func membersValidators() []validator.Map {
+	return []validator.Map{
+		validate.NonEmptyMap("No members",
+			"members is empty. List every member of the cluster, keyed by its etcd name (as `etcdctl member list` shows it), for example members = { s1 = { host = \"10.0.0.11\", client_url = \"https://10.0.0.11:2379\" } }."),
+		validate.UniqueNested("client_url", func(u string) string { return strings.TrimRight(u, "/") },
+			"Each member has its own client URL: write the one that member advertises (`etcdctl member list` shows them), so that each health gate talks to the member being changed."),
+	}
+}
+
+// timeoutsAttribute is timeouts.Attributes with a validator that also
+// refuses zero and negative durations, which would end an apply before its
+// first step, and says what to write.
+func timeoutsAttribute(ctx context.Context) schema.Attribute {
+	a := timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true}).(schema.SingleNestedAttribute)
+	for name, na := range a.Attributes {
+		if sa, ok := na.(schema.StringAttribute); ok {
+			sa.Validators = []validator.String{validate.Duration()}
+			a.Attributes[name] = sa
+		}
+	}
+	return a
 }
 
 func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -130,12 +150,12 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 			},
 			"members": schema.MapNestedAttribute{
 				Required:            true,
-				MarkdownDescription: "Every member of the cluster, keyed by etcd member name (as `etcdctl member list` shows). Must match the real membership exactly.",
-				Validators:          []validator.Map{mapvalidator.SizeAtLeast(1)},
+				MarkdownDescription: "Every member of the cluster, keyed by etcd member name (as `etcdctl member list` shows). Must match the real membership exactly: the plan refuses a member missing from the map, an entry the cluster does not have, a learner, or a client URL the member does not advertise.",
+				Validators:          membersValidators(),
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"host": schema.StringAttribute{
 						Required:            true,
-						MarkdownDescription: "SSH address of the member's host (name or IP).",
+						MarkdownDescription: "SSH address (name or IP) of the host that runs this member's etcd service.",
 						Validators:          nonEmpty,
 					},
 					"client_url": schema.StringAttribute{
@@ -146,36 +166,35 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 					"ssh_port": schema.Int64Attribute{
 						Optional:            true,
 						MarkdownDescription: "SSH port of this host. Defaults to the provider's `ssh.port`.",
-						Validators:          []validator.Int64{int64validator.Between(1, 65535)},
+						Validators:          []validator.Int64{validate.Port("the provider's ssh.port")},
 					},
 				}},
 			},
 			"binary": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "The target version's binary. Required whenever a member must change.",
+				MarkdownDescription: "The target version's binary. Required whenever a member must change. Leave it out to only watch a cluster: a plan still reports drift, with a warning, and apply refuses to change anything.",
 				Attributes: map[string]schema.Attribute{
 					"path": schema.StringAttribute{
 						Required:            true,
 						MarkdownDescription: "Absolute path of the binary the service runs, for example `/usr/local/bin/etcd`. The previous binary is kept as `<path>.<old version>`; the new one is staged as `<path>.<version>`.",
-						Validators:          []validator.String{absolutePathValidator("binary.path")},
+						Validators:          []validator.String{absolutePathValidator("binary.path", "/usr/local/bin/etcd")},
 					},
 					"source": schema.StringAttribute{
 						Required: true,
 						MarkdownDescription: "Where the target binary comes from: a file on the machine running Terraform (uploaded over SSH), " +
-							"or an `http(s)` URL that each host downloads (a release `.tar.gz` is unpacked and its `etcd` taken).",
+							"or an `http(s)` URL that each host downloads with `curl` or `wget` (a release `.tar.gz` is unpacked with `tar` and its `etcd` taken). A file already staged on a host with the expected sha256 is not transferred again.",
 						Validators: nonEmpty,
 					},
 					"sha256": schema.StringAttribute{
 						Optional:            true,
-						MarkdownDescription: "Expected sha256 of the binary (64 lower-case hex digits). Checked on every host before anything stops. Strongly recommended for URLs.",
-						Validators: []validator.String{stringvalidator.RegexMatches(sha256Pattern,
-							"must be 64 lower-case hex digits, as `sha256sum` prints them")},
+						MarkdownDescription: "Expected sha256 of the etcd binary itself (64 lower-case hex digits), also when `source` is a `.tar.gz`: not the archive's checksum. Checked on every host before anything stops. Defaults to none: a local `source` is then checked against its own digest, a URL only by `etcd --version`. Set it for every URL.",
+						Validators:          []validator.String{validate.SHA256()},
 					},
 				},
 			},
 			"service": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "How etcd is managed on the hosts. Defaults suit a systemd unit named `etcd` with an env file.",
+				MarkdownDescription: "How etcd is managed on the hosts. The defaults suit a systemd unit named `etcd` that reads an `ETCD_*` env file. Set it for another unit name or init system, or a YAML config file.",
 				Attributes: map[string]schema.Attribute{
 					"start_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Shell command that starts etcd. Defaults to `%s`.", rollout.DefaultStartCommand)},
@@ -183,14 +202,14 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 						MarkdownDescription: fmt.Sprintf("Shell command that stops etcd and returns once it has exited. Defaults to `%s`.", rollout.DefaultStopCommand)},
 					"config_file": schema.StringAttribute{Optional: true,
 						MarkdownDescription: fmt.Sprintf("etcd's settings: an `ETCD_*` env file, or a `*.yml`/`*.yaml` etcd config file. Rewritten on minor-version changes (every change is named in the plan; the previous file is kept as `<file>.<old version>`, mode 0600). Defaults to `%s`.", rollout.DefaultConfigFile),
-						Validators:          []validator.String{absolutePathValidator("service.config_file")}},
+						Validators:          []validator.String{absolutePathValidator("service.config_file", rollout.DefaultConfigFile)}},
 					"log_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Shell command whose output is quoted in errors when a member fails. Defaults to `%s`.", rollout.DefaultLogCommand)},
 				},
 			},
 			"snapshot": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "Where the pre-rollout snapshot is saved.",
+				MarkdownDescription: "Where the snapshot taken before every rollout is saved. See `directory` for the default.",
 				Attributes: map[string]schema.Attribute{
 					"directory": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Directory on the machine running Terraform, relative to the working directory or absolute. Files are named `<cluster-id>-rev<revision>-<UTC time>.db`, mode 0600. Defaults to `%s`.", rollout.DefaultSnapshotDir)},
@@ -198,17 +217,17 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 			},
 			"health": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "Health gate settings.",
+				MarkdownDescription: "The health gate after each member: how long it may take, how long the member must stay healthy, and the pause before the next member. See each setting for its default.",
 				Attributes: map[string]schema.Attribute{
 					"timeout": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()},
-						MarkdownDescription: fmt.Sprintf("How long one member may take to pass its gate before it is put back. Defaults to `%s`.", rollout.DefaultTimeout)},
+						MarkdownDescription: fmt.Sprintf("How long one member may take to pass its gate before it is put back on its previous version. Defaults to `%s`. Raise it for members that take long to start, for example with a large database.", rollout.DefaultTimeout)},
 					"stable_for": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonNegativeDuration()},
-						MarkdownDescription: fmt.Sprintf("How long a member must stay healthy before the next one starts. Defaults to `%s`.", rollout.DefaultStableFor)},
+						MarkdownDescription: fmt.Sprintf("How long a member must stay healthy, as the last part of its gate, before the next one starts. Defaults to `%s`. Raise it in production to catch a member that fails shortly after starting.", rollout.DefaultStableFor)},
 					"member_pause": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.NonNegativeDuration()},
 						MarkdownDescription: "Extra wait after each member's gate. Defaults to `0s`. etcd's guide suggests 2m for clusters with more than 50 MB of v2 data."},
 				},
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true}),
+			"timeouts": timeoutsAttribute(ctx),
 			"cluster_version": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "The cluster version from `GET <client_url>/version`, for example `3.4.0`."},
 			"member_versions": schema.MapAttribute{Computed: true, ElementType: types.StringType,
@@ -216,9 +235,9 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"leader": schema.StringAttribute{Computed: true,
 				MarkdownDescription: "The name of the leader member when last read."},
 			"rollout": schema.ListAttribute{Computed: true, ElementType: types.StringType,
-				MarkdownDescription: "The steps of the planned (or last applied) rollout, one string per step, known at plan time."},
+				MarkdownDescription: "The steps of the planned (or last applied) rollout, one string per step, known at plan time: pre-flight results, snapshot, staging, order, then per member its config changes and gate. `nothing to do: …` when every member already runs `version`."},
 			"last_snapshot": schema.SingleNestedAttribute{Computed: true,
-				MarkdownDescription: "The snapshot taken before the last rollout.",
+				MarkdownDescription: "The snapshot taken before the last rollout; null until a rollout has run. Restore it with etcd's own tools only when the cluster has lost quorum.",
 				Attributes: map[string]schema.Attribute{
 					"path":       schema.StringAttribute{Computed: true, MarkdownDescription: "Path of the snapshot file."},
 					"sha256":     schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the whole file, as `sha256sum` prints it."},
