@@ -77,8 +77,9 @@ func keyFileStem(keyType string) string {
 
 // hostKeys verifies host keys against one known_hosts file.
 type hostKeys struct {
-	file string
-	cb   ssh.HostKeyCallback
+	file    string
+	cb      ssh.HostKeyCallback
+	caLines map[int]bool // line numbers of @cert-authority entries
 }
 
 func loadKnownHosts(file string) (*hostKeys, error) {
@@ -88,12 +89,39 @@ func loadKnownHosts(file string) (*hostKeys, error) {
 		}
 		return nil, fmt.Errorf("known_hosts file %s: %w", file, err)
 	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("known_hosts file %s: %w", file, err)
+	}
+	lines := strings.Split(string(data), "\n")
+	caLines := map[int]bool{}
+	for i, line := range lines {
+		fields := strings.Fields(line)
+		if len(fields) > 0 && fields[0] == "@cert-authority" {
+			caLines[i+1] = true
+		}
+		// x/crypto matches wildcards with exponential backtracking: a
+		// pattern with many '*' would stall every connection for minutes.
+		hosts := ""
+		if len(fields) > 0 {
+			hosts = fields[0]
+			if strings.HasPrefix(hosts, "@") && len(fields) > 1 {
+				hosts = fields[1]
+			}
+		}
+		if strings.Count(hosts, "*") > maxWildcards {
+			return nil, fmt.Errorf("known_hosts file %s, line %d: a host pattern with more than %d '*' is not supported; list the hosts, or use fewer wildcards", file, i+1, maxWildcards)
+		}
+	}
 	cb, err := knownhosts.New(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading known_hosts file %s: %w", file, err)
 	}
-	return &hostKeys{file: file, cb: cb}, nil
+	return &hostKeys{file: file, cb: cb, caLines: caLines}, nil
 }
+
+// maxWildcards bounds '*' in one known_hosts host pattern.
+const maxWildcards = 8
 
 // callback turns knownhosts' bare errors into a HostKeyError.
 func (k *hostKeys) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
@@ -115,8 +143,12 @@ func (k *hostKeys) callback(hostname string, remote net.Addr, key ssh.PublicKey)
 	case errors.As(err, &revErr):
 		hke.Revoked = true
 	case errors.As(err, &keyErr):
-		hke.Changed = len(keyErr.Want) > 0
 		for _, w := range keyErr.Want {
+			// A matching @cert-authority line vouches for certificates, not
+			// for this plain key: the host is unknown, not changed.
+			if !(w.Filename == k.file && k.caLines[w.Line]) {
+				hke.Changed = true
+			}
 			hke.Known = append(hke.Known, KnownKey{File: w.Filename, Line: w.Line, KeyType: w.Key.Type(), Fingerprint: ssh.FingerprintSHA256(w.Key)})
 		}
 	default:
