@@ -233,6 +233,7 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 		addProblems(&resp.Diagnostics, probs)
 		return
 	}
+	warnIfTimeoutShort(ctx, &plan, state == nil, len(rp.Pending()), spec.Health, &resp.Diagnostics)
 	if b := rp.Blocked; b != nil {
 		resp.Diagnostics.AddAttributeWarning(path.Root("binary"), b.Summary, b.Detail)
 	}
@@ -284,6 +285,33 @@ func (r *clusterVersionResource) checkMembership(ctx context.Context, plan *clus
 		return
 	}
 	addProblems(diags, rollout.CheckMembership(rollout.Observation{Members: view.Members}, spec))
+}
+
+// warnIfTimeoutShort warns when the operation's timeout is shorter than the
+// worst case of this rollout plus one SSH retry budget: Terraform would then
+// cancel the apply in the middle of a member (which the provider survives,
+// but the rollout stops).
+func warnIfTimeoutShort(ctx context.Context, plan *clusterVersionModel, create bool, pending int, h rollout.Health, diags *diag.Diagnostics) {
+	if pending == 0 {
+		return
+	}
+	timeout, op := DefaultUpdateTimeout, "update"
+	var d diag.Diagnostics
+	if create {
+		op = "create"
+		timeout, d = plan.Timeouts.Create(ctx, DefaultCreateTimeout)
+	} else {
+		timeout, d = plan.Timeouts.Update(ctx, DefaultUpdateTimeout)
+	}
+	if d.HasError() {
+		return
+	}
+	worst := rollout.WorstCase(pending, h) + rollout.SSHRetryBudget
+	if worst > timeout {
+		diags.AddAttributeWarning(path.Root("timeouts"), "Timeout shorter than the worst case",
+			fmt.Sprintf("The %s timeout is %s, but %d members with health.timeout %s can take up to %s when every gate uses its whole timeout. If the timeout ends mid-rollout the current member is put back and the rollout stops. Set timeouts = { %s = \"%s\" } or a shorter health.timeout.",
+				op, timeout, pending, h.Timeout, worst.Round(time.Minute), op, (worst+5*time.Minute).Round(time.Minute)))
+	}
 }
 
 func addProblems(diags *diag.Diagnostics, probs []rollout.Problem) {

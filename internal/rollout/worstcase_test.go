@@ -11,29 +11,6 @@ import (
 // package's tests cannot import it. Keep the two equal.
 const resourceDefaultUpdateTimeout = 60 * time.Minute
 
-// Bounds the executor sets itself, in execute.go and retry.go.
-const (
-	moveLeaderWait  = 30 * time.Second // moveLeaderAway's waitFor
-	othersDownCheck = 30 * time.Second // othersDown, after a failed gate
-	putBackExtra    = time.Minute      // putBack's context: Timeout + 1m
-)
-
-// worstCase is the longest an apply of n members can wait on its own bounds
-// with health h: n-1 members each pass their gate at the last moment, the
-// last one fails its gate and is put back (a failed gate stops the rollout),
-// and verify waits its full timeout as well, which no single run can do
-// together with a failed gate, so this is an upper bound. Every member pays
-// the leadership wait twice: moveLeaderAway runs before the config is read
-// and again right before the stop. Snapshot, staging and the SSH commands themselves are not
-// bounded by the executor; they get what is left.
-func worstCase(n int, h Health) time.Duration {
-	passing := 2*moveLeaderWait + h.Timeout
-	failing := 2*moveLeaderWait + h.Timeout + othersDownCheck + h.Timeout + putBackExtra
-	pauses := time.Duration(n-1) * h.MemberPause
-	verify := h.Timeout
-	return time.Duration(n-1)*passing + failing + pauses + verify
-}
-
 // TestWorstCaseFitsDefaultTimeout: with the default health settings a
 // 7-member rollout that uses every gate timeout still ends, with the failed
 // member put back, inside the resource's default 60m, with room left for
@@ -43,7 +20,7 @@ func worstCase(n int, h Health) time.Duration {
 func TestWorstCaseFitsDefaultTimeout(t *testing.T) {
 	h := Health{Timeout: DefaultTimeout, StableFor: DefaultStableFor, MemberPause: DefaultMemberPause}
 	const members = 7
-	worst := worstCase(members, h)
+	worst := WorstCase(members, h)
 	left := resourceDefaultUpdateTimeout - worst - SSHRetryBudget
 	t.Logf("worst case for %d members: %s; with one SSH retry budget (%s): %s; left for snapshot and staging: %s",
 		members, worst, SSHRetryBudget, worst+SSHRetryBudget, left)
@@ -52,13 +29,13 @@ func TestWorstCaseFitsDefaultTimeout(t *testing.T) {
 			members, worst, SSHRetryBudget, resourceDefaultUpdateTimeout)
 	}
 	// StableFor lies inside the gate's Timeout, so it must not change the bound.
-	if worstCase(members, Health{Timeout: DefaultTimeout, StableFor: time.Minute}) != worstCase(members, Health{Timeout: DefaultTimeout}) {
+	if WorstCase(members, Health{Timeout: DefaultTimeout, StableFor: time.Minute}) != WorstCase(members, Health{Timeout: DefaultTimeout}) {
 		t.Error("stable_for counted outside the gate timeout")
 	}
 	// The largest health.timeout that still fits, for the docs.
 	largest := time.Duration(0)
 	for to := time.Minute; to <= 30*time.Minute; to += 30 * time.Second {
-		if worstCase(members, Health{Timeout: to})+SSHRetryBudget < resourceDefaultUpdateTimeout {
+		if WorstCase(members, Health{Timeout: to})+SSHRetryBudget < resourceDefaultUpdateTimeout {
 			largest = to
 		}
 	}
