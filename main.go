@@ -14,7 +14,6 @@ import (
 // version is set by the release build through -ldflags "-X main.version=…".
 var version = "dev"
 
-//go:generate go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-name etcd
 
 func main() {
 	var debug bool

@@ -93,4 +93,21 @@ fi
 if [ -n "${ETCD_BINARY_3_4:-}" ]; then
   log "ETCD_BINARY_3_4=$ETCD_BINARY_3_4: $(version_of "$ETCD_BINARY_3_4")"
 fi
+# OpenTofu, for `make examples-validate` and `make testacc-tofu`. Its version is
+# pinned by tools/opentofu/go.mod, a tools module that repeats OpenTofu's
+# replace directive (`go install pkg@version` refuses modules that have one).
+TOFU_VERSION=1.10.10
+tofu="$CACHE/tofu/$TOFU_VERSION/tofu"
+if [ ! -x "$tofu" ]; then
+  log "building OpenTofu $TOFU_VERSION (go build in tools/opentofu)"
+  mkdir -p "$(dirname "$tofu")"
+  # version.dev=no drops the "-dev" suffix, as OpenTofu's release builds do.
+  (cd "$here/../tools/opentofu" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-X github.com/opentofu/opentofu/version.dev=no" \
+    -o "$tofu" github.com/opentofu/opentofu/cmd/tofu)
+  out="$(TF_CLI_CONFIG_FILE=/dev/null "$tofu" version)"
+  [ "${out%%$'\n'*}" = "OpenTofu v$TOFU_VERSION" ] || { rm -f "$tofu"; echo "tools/opentofu/go.mod does not pin OpenTofu $TOFU_VERSION: ${out%%$'\n'*}" >&2; exit 1; }
+  log "${out%%$'\n'*}"
+fi
+
 log "prerequisites ready in $CACHE"

@@ -266,7 +266,7 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 	}
 	if pending := plan.Pending(); len(pending) > 0 && (spec.Binary.Path == "" || spec.Binary.Source == "") {
 		plan.Blocked = &Problem{Attribute: "binary", Summary: "No binary to install",
-			Detail: fmt.Sprintf("Members %s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }. Apply refuses until it is set.", memberNames(pending), spec.Target, spec.Target)}
+			Detail: fmt.Sprintf("%s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }. Apply refuses until it is set.", memberList(pending), spec.Target, spec.Target)}
 	}
 	plan.Steps = describe(obs, spec, plan)
 	return plan, nil
@@ -412,6 +412,14 @@ func keptBinaryName(binaryPath string, v etcdconf.Version) string {
 // KeptConfigPath is where a member's previous config file is kept.
 func KeptConfigPath(configFile string, v etcdconf.Version) string {
 	return configFile + "." + v.String()
+}
+
+// memberList is "Member s2" or "Members s1, s2", for sentences.
+func memberList(ms []MemberPlan) string {
+	if len(ms) == 1 {
+		return "Member " + ms[0].Name
+	}
+	return "Members " + memberNames(ms)
 }
 
 func memberNames(ms []MemberPlan) string {

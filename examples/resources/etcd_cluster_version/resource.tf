@@ -1,0 +1,35 @@
+# The etcd version of a running 3-member cluster. Changing `version` and
+# applying rolls every member to it, one at a time; `terraform plan` shows
+# each step in `rollout` first.
+resource "etcd_cluster_version" "main" {
+  version = "3.4.34" # was "3.5.21"
+
+  members = {
+    s1 = { host = "10.0.0.11", client_url = "https://10.0.0.11:2379" }
+    s2 = { host = "10.0.0.12", client_url = "https://10.0.0.12:2379" }
+    s3 = { host = "10.0.0.13", client_url = "https://10.0.0.13:2379" }
+  }
+
+  binary = {
+    path = "/usr/local/bin/etcd"
+    # A file on the machine running Terraform, uploaded to every host. Or an
+    # http(s) URL each host downloads; a release .tar.gz is unpacked. With a
+    # URL, set sha256 to the sha256sum of the etcd binary itself.
+    source = "/srv/etcd/v3.4.34/etcd"
+  }
+
+  # Optional; the defaults suit a systemd unit named etcd with an env file.
+  service = {
+    config_file = "/etc/etcd/etcd.env"
+  }
+
+  # Optional; the defaults are timeout = "5m", stable_for = "5s", member_pause = "0s".
+  health = {
+    stable_for   = "30s"
+    member_pause = "2m" # etcd's guide: wait 2 minutes per member with more than 50 MB of v2 data
+  }
+}
+
+output "member_versions" {
+  value = etcd_cluster_version.main.member_versions
+}
