@@ -1,0 +1,232 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// targets evaluates the goals on the measurements; path is the
+// rollout path they are judged on (the 3.5 patch downgrade).
+func targets(res *Results, path string) []Target {
+	var ts []Target
+	add := func(name, goal string, value float64, measured, met bool, note string) {
+		ts = append(ts, Target{Name: name, Goal: goal, Value: round3(value), Measured: measured, Met: measured && met, Note: note})
+	}
+	walls := func(method string, members int) []float64 {
+		var out []float64
+		for _, r := range res.Rollouts {
+			if r.Error == "" && r.Method == method && r.Path == path && (members == 0 || r.Members == members) {
+				out = append(out, r.WallS)
+			}
+		}
+		return out
+	}
+	pw, mw := walls("provider", 3), walls("manual", 3)
+	ratio := 0.0
+	if len(pw) > 0 && len(mw) > 0 {
+		ratio = median(pw) / median(mw)
+	}
+	add("provider rollout wall time ÷ manual, 3 members", "≤ 0.7", ratio, len(pw) > 0 && len(mw) > 0, ratio <= 0.7,
+		fmt.Sprintf("medians %.2fs ÷ %.2fs", median(pw), median(mw)))
+
+	var sth []float64
+	failed, lost, provRuns := 0, 0, 0
+	var pgap, mgap []float64
+	for _, r := range res.Rollouts {
+		if r.Error != "" {
+			continue
+		}
+		if r.Method == "provider" {
+			provRuns++
+			failed += r.Writes.Failed
+			lost += r.Writes.Lost
+			if r.Path == path {
+				sth = append(sth, values(r.StopToHealthyS)...)
+				pgap = append(pgap, r.Writes.LongestGapMs)
+			}
+		} else if r.Path == path {
+			mgap = append(mgap, r.Writes.LongestGapMs)
+		}
+	}
+	add("per-member stop-to-healthy, provider", "≤ 1.5 s", median(sth), len(sth) > 0, median(sth) <= 1.5,
+		fmt.Sprintf("median of %d members; max %.2fs", len(sth), maxOf(sth)))
+	add("failed writes during a provider rollout", "0", float64(failed), provRuns > 0, failed == 0,
+		fmt.Sprintf("total over %d provider rollouts", provRuns))
+	add("acknowledged writes lost, provider (design rule)", "0", float64(lost), provRuns > 0, lost == 0, "")
+	gr := 0.0
+	if len(pgap) > 0 && len(mgap) > 0 && median(mgap) > 0 {
+		gr = median(pgap) / median(mgap)
+	}
+	add("longest write gap, provider ÷ manual", "≤ 1.0", gr, len(pgap) > 0 && len(mgap) > 0, gr <= 1.0,
+		fmt.Sprintf("medians %.0fms ÷ %.0fms", median(pgap), median(mgap)))
+
+	plan := func(clusters int, change bool) []float64 {
+		var out []float64
+		for _, p := range res.Plans {
+			if p.Clusters == clusters && p.Change == change {
+				out = append(out, p.WallS)
+			}
+		}
+		return out
+	}
+	maxClusters := 0
+	for _, p := range res.Plans {
+		maxClusters = max(maxClusters, p.Clusters)
+	}
+	one, many := plan(1, true), plan(maxClusters, true)
+	pr := 0.0
+	if len(one) > 0 && len(many) > 0 {
+		pr = median(many) / median(one)
+	}
+	nc1, ncN := plan(1, false), plan(maxClusters, false)
+	ncr := 0.0
+	if len(nc1) > 0 && len(ncN) > 0 {
+		ncr = median(ncN) / median(nc1)
+	}
+	add(fmt.Sprintf("plan, %d clusters ÷ 1 cluster", maxClusters), "≤ 2.0", pr, len(one) > 0 && len(many) > 0 && maxClusters > 1, pr <= 2.0,
+		fmt.Sprintf("with a version change, %.2fs ÷ %.2fs; without: %.2f", median(many), median(one), ncr))
+
+	sr := 0.0
+	measured := false
+	note := ""
+	if res.Snapshot != nil {
+		var p, e []float64
+		for _, r := range res.Snapshot.Runs {
+			if r.Method == "provider" {
+				p = append(p, r.MBps)
+			} else {
+				e = append(e, r.MBps)
+			}
+		}
+		if len(p) > 0 && len(e) > 0 {
+			measured = true
+			sr = median(p) / median(e)
+			note = fmt.Sprintf("%.0f ÷ %.0f MB/s, %.0f MiB database", median(p), median(e), float64(res.Snapshot.DBBytes)/(1<<20))
+		}
+	}
+	add("snapshot MB/s, provider ÷ etcdctl", "≥ 0.9", sr, measured, sr >= 0.9, note)
+	return ts
+}
+
+func printTables(res *Results) {
+	st := res.Settings
+	if len(res.Summary) > 0 {
+		fmt.Printf("\nRollout: median of %d run(s); stability wait %s for both; manual polls every %s; writer: %d clients\n", st.Runs, st.StableFor, st.ManualPoll, st.Writers)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "path\tmembers\tmethod\twall s\tstop→healthy med/max s\toverhead s\tSSH logins\twrites ok\tfailed\tlost\tp50 ms\tp99 ms\tmax ms\tlongest gap ms\t")
+		for _, s := range res.Summary {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s/%s\t%s\t%.0f\t%d\t%d\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t\n",
+				s.Path, s.Members, s.Method, fmtS(s.WallS), fmtS(s.StopToHealthyS), fmtS(s.StopToHealthyMx), fmtS(s.OverheadS),
+				s.SSHConnections, ackedMedian(res, s), s.Failed, s.Lost, s.P50Ms, s.P99Ms, s.MaxMs, s.LongestGapMs)
+		}
+		tw.Flush()
+
+		fmt.Println("\nProvider time by step (median s, from its INFO log). plan: ModifyPlan, twice per apply; terraform: the rest outside the engine;")
+		fmt.Println("per member, averaged: stop command, install (binary, config), start command, gate (start returned → healthy)")
+		tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		steps := []string{"plan", "snapshot", "stage", "members", "engine", "terraform", "member_stop", "member_install", "member_start", "member_gate"}
+		fmt.Fprintf(tw, "path\tmembers\t%s\t\n", strings.ReplaceAll(strings.Join(steps, "\t"), "member_", "member "))
+		for _, s := range res.Summary {
+			if s.Method != "provider" {
+				continue
+			}
+			row := []string{s.Path, fmt.Sprint(s.Members)}
+			for _, st := range steps {
+				var xs []float64
+				for _, r := range res.Rollouts {
+					if r.Error == "" && r.Method == "provider" && r.Path == s.Path && r.Members == s.Members {
+						xs = append(xs, r.Steps[st])
+					}
+				}
+				row = append(row, fmtS(median(xs)))
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		}
+		tw.Flush()
+	}
+
+	if len(res.Plans) > 0 {
+		fmt.Printf("\nPlan: terraform plan, median of %d run(s); SSH logins counted on the sshd side\n", st.Runs)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "clusters\tversion change\twall s\tSSH logins\tModifyPlan max s\tModifyPlan sum s\t")
+		type key struct {
+			c  int
+			ch bool
+		}
+		groups := map[key][]PlanRun{}
+		var keys []key
+		for _, p := range res.Plans {
+			k := key{p.Clusters, p.Change}
+			if _, ok := groups[k]; !ok {
+				keys = append(keys, k)
+			}
+			groups[k] = append(groups[k], p)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i].c != keys[j].c {
+				return keys[i].c < keys[j].c
+			}
+			return !keys[i].ch && keys[j].ch
+		})
+		for _, k := range keys {
+			var w, s, mpMax, mpSum []float64
+			for _, p := range groups[k] {
+				w = append(w, p.WallS)
+				s = append(s, float64(p.SSHConnections))
+				mpMax = append(mpMax, p.ModifyPlanMaxS)
+				mpSum = append(mpSum, p.ModifyPlanSumS)
+			}
+			mp := "-\t-"
+			if k.ch {
+				mp = fmtS(median(mpMax)) + "\t" + fmtS(median(mpSum))
+			}
+			fmt.Fprintf(tw, "%d\t%v\t%s\t%.0f\t%s\t\n", k.c, k.ch, fmtS(median(w)), median(s), mp)
+		}
+		tw.Flush()
+	}
+
+	if res.Snapshot != nil && len(res.Snapshot.Runs) > 0 {
+		fmt.Printf("\nSnapshot: %.0f MiB database (filled in %.0fs), median of %d run(s)\n", float64(res.Snapshot.DBBytes)/(1<<20), res.Snapshot.FillS, st.Runs)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "method\tseconds\tMB/s\t")
+		for _, method := range []string{"provider", "etcdctl"} {
+			var s, r []float64
+			for _, run := range res.Snapshot.Runs {
+				if run.Method == method {
+					s = append(s, run.Seconds)
+					r = append(r, run.MBps)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t\n", method, fmtS(median(s)), median(r))
+		}
+		tw.Flush()
+	}
+
+	fmt.Println("\nTargets")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "target\tgoal\tmeasured\t\tnote")
+	for _, t := range res.Targets {
+		verdict, value := "MISSED", fmt.Sprintf("%.2f", t.Value)
+		switch {
+		case !t.Measured:
+			verdict, value = "not measured", "-"
+		case t.Met:
+			verdict = "met"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Goal, value, verdict, t.Note)
+	}
+	tw.Flush()
+}
+
+func ackedMedian(res *Results, s RolloutSummary) int {
+	var xs []float64
+	for _, r := range res.Rollouts {
+		if r.Error == "" && r.Method == s.Method && r.Path == s.Path && r.Members == s.Members {
+			xs = append(xs, float64(r.Writes.Acked))
+		}
+	}
+	return int(median(xs))
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
+)
+
+// Results is bench/results.json.
+type Results struct {
+	Generated string    `json:"generated"`
+	Machine   Machine   `json:"machine"`
+	Settings  Settings  `json:"settings"`
+	Rollouts  []Rollout `json:"rollouts,omitempty"`
+	// Summary holds the medians per method, path and member count.
+	Summary  []RolloutSummary    `json:"rollout_summary,omitempty"`
+	Timeline map[string][]Bucket `json:"write_latency_timeline,omitempty"` // by method, one 3-member run
+	// TimelineStops says when each member was stopped in those runs.
+	TimelineStops map[string][]StopEvent `json:"timeline_member_stops,omitempty"`
+	Plans         []PlanRun              `json:"plans,omitempty"`
+	Snapshot      *SnapshotResult        `json:"snapshot,omitempty"`
+	Targets       []Target               `json:"targets"`
+	Errors        []string               `json:"errors,omitempty"`
+}
+
+// Machine says where the numbers come from.
+type Machine struct {
+	CPUs      int     `json:"cpus"`
+	Load1     float64 `json:"load1_at_start"`
+	GoVersion string  `json:"go_version"`
+	Terraform string  `json:"terraform"`
+}
+
+// Settings are the knobs the run used.
+type Settings struct {
+	Runs            int      `json:"runs"`
+	Members         []int    `json:"members"`
+	Paths           []string `json:"paths"`
+	StableFor       string   `json:"stable_for"`
+	ManualPoll      string   `json:"manual_poll"`
+	Writers         int      `json:"writer_clients"`
+	PlanClusters    int      `json:"plan_clusters"`
+	SnapshotMiB     int      `json:"snapshot_fill_mib"`
+	SnapshotMembers int      `json:"snapshot_members"`
+}
+
+// Rollout is one measured rollout, by either method.
+type Rollout struct {
+	Method  string `json:"method"` // provider | manual
+	Path    string `json:"path"`   // e.g. 3.5.21→3.5.16
+	Members int    `json:"members"`
+	Run     int    `json:"run"`
+
+	WallS          float64            `json:"wall_s"`
+	StopToHealthyS map[string]float64 `json:"stop_to_healthy_s"` // stop → first passing health check
+	StopToStableS  map[string]float64 `json:"stop_to_stable_s"`  // the same, plus the stability wait
+	RestartS       float64            `json:"restart_s"`         // sum of stop_to_stable
+	OverheadS      float64            `json:"overhead_s"`        // wall - restart
+	SSHConnections int                `json:"ssh_connections"`
+	// Provider only: durations from its INFO log (seconds).
+	Steps  map[string]float64 `json:"provider_steps_s,omitempty"`
+	Writes WriteStats         `json:"writes"`
+	// FailedWrites says when (from the command's start) and why writes
+	// failed, next to when each member was stopped.
+	FailedWrites []FailedWrite `json:"failed_writes,omitempty"`
+	MemberStops  []StopEvent   `json:"member_stops,omitempty"`
+	Error        string        `json:"error,omitempty"`
+}
+
+// FailedWrite is one write that was not acknowledged.
+type FailedWrite struct {
+	T         float64 `json:"t_s"`
+	LatencyMs float64 `json:"latency_ms"`
+	Err       string  `json:"error"`
+}
+
+// WriteStats is the client's view of one rollout.
+type WriteStats struct {
+	Acked             int     `json:"acked"`
+	Failed            int     `json:"failed"`
+	Lost              int     `json:"lost"`
+	RevisionBackwards int     `json:"revision_backwards"`
+	P50Ms             float64 `json:"p50_ms"`
+	P99Ms             float64 `json:"p99_ms"`
+	MaxMs             float64 `json:"max_ms"`
+	LongestGapMs      float64 `json:"longest_gap_ms"`
+}
+
+func writeStats(r acctest.WriterReport) WriteStats {
+	return WriteStats{Acked: r.Acked, Failed: r.Failed, P50Ms: ms(r.P50), P99Ms: ms(r.P99), MaxMs: ms(r.Max), LongestGapMs: ms(r.LongestGap)}
+}
+
+// RolloutSummary is the median of a method's runs for one path and size.
+type RolloutSummary struct {
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Members int    `json:"members"`
+	Runs    int    `json:"runs"`
+
+	WallS           float64 `json:"wall_s"`
+	WallMinS        float64 `json:"wall_min_s"`
+	WallMaxS        float64 `json:"wall_max_s"`
+	StopToHealthyS  float64 `json:"stop_to_healthy_median_s"`
+	StopToHealthyMx float64 `json:"stop_to_healthy_max_s"`
+	OverheadS       float64 `json:"overhead_s"`
+	SSHConnections  float64 `json:"ssh_connections"`
+	Failed          int     `json:"failed_writes_total"`
+	Lost            int     `json:"lost_writes_total"`
+	P50Ms           float64 `json:"p50_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	MaxMs           float64 `json:"max_ms"`
+	LongestGapMs    float64 `json:"longest_gap_ms"`
+}
+
+// Bucket is the writes of one time slice of a rollout.
+type Bucket struct {
+	T      float64 `json:"t_s"` // start of the slice, from the command's start
+	MaxMs  float64 `json:"max_ms"`
+	Acked  int     `json:"acked"`
+	Failed int     `json:"failed"`
+}
+
+// StopEvent is a member's stop, in seconds from the command's start.
+type StopEvent struct {
+	T      float64 `json:"t_s"`
+	Member string  `json:"member"`
+}
+
+// PlanRun is one timed `terraform plan`.
+type PlanRun struct {
+	Clusters       int     `json:"clusters"`
+	Change         bool    `json:"version_change"`
+	Run            int     `json:"run"`
+	WallS          float64 `json:"wall_s"`
+	SSHConnections int     `json:"ssh_connections"`
+	// With a change: the provider's ModifyPlan durations, longest and summed
+	// over the resources (they run in parallel).
+	ModifyPlanMaxS float64 `json:"modify_plan_max_s,omitempty"`
+	ModifyPlanSumS float64 `json:"modify_plan_sum_s,omitempty"`
+}
+
+// SnapshotResult compares the provider's snapshot step with etcdctl.
+type SnapshotResult struct {
+	DBBytes int64         `json:"db_bytes"`
+	FillS   float64       `json:"fill_s"`
+	Runs    []SnapshotRun `json:"runs"`
+}
+
+// SnapshotRun is one snapshot.
+type SnapshotRun struct {
+	Method  string  `json:"method"` // provider | etcdctl
+	Run     int     `json:"run"`
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	MBps    float64 `json:"mb_per_s"`
+}
+
+// Target is one of the issue's goals and whether this run met it.
+type Target struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Goal     string  `json:"goal"`
+	Met      bool    `json:"met"`
+	Measured bool    `json:"measured"`
+	Note     string  `json:"note,omitempty"`
+}
+
+func ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
+func secs(d time.Duration) float64 {
+	return round3(d.Seconds())
+}
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// median, maxOf and minOf return 0 for no values: JSON has no NaN.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func maxOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return slices.Max(xs)
+}
+
+func minOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return slices.Min(xs)
+}
+
+// summarize groups the successful rollouts by method, path and size.
+func summarize(rs []Rollout) []RolloutSummary {
+	type key struct {
+		method, path string
+		members      int
+	}
+	groups := map[key][]Rollout{}
+	var order []key
+	for _, r := range rs {
+		if r.Error != "" {
+			continue
+		}
+		k := key{r.Method, r.Path, r.Members}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []RolloutSummary
+	for _, k := range order {
+		g := groups[k]
+		var wall, sth, over, sshc, p50, p99, mx, gap []float64
+		s := RolloutSummary{Method: k.method, Path: k.path, Members: k.members, Runs: len(g)}
+		for _, r := range g {
+			wall = append(wall, r.WallS)
+			over = append(over, r.OverheadS)
+			sshc = append(sshc, float64(r.SSHConnections))
+			for _, v := range r.StopToHealthyS {
+				sth = append(sth, v)
+			}
+			p50 = append(p50, r.Writes.P50Ms)
+			p99 = append(p99, r.Writes.P99Ms)
+			mx = append(mx, r.Writes.MaxMs)
+			gap = append(gap, r.Writes.LongestGapMs)
+			s.Failed += r.Writes.Failed
+			s.Lost += r.Writes.Lost
+		}
+		s.WallS, s.WallMinS, s.WallMaxS = round3(median(wall)), minOf(wall), maxOf(wall)
+		s.StopToHealthyS, s.StopToHealthyMx = round3(median(sth)), maxOf(sth)
+		s.OverheadS = round3(median(over))
+		s.SSHConnections = median(sshc)
+		s.P50Ms, s.P99Ms, s.MaxMs, s.LongestGapMs = round3(median(p50)), round3(median(p99)), round3(median(mx)), round3(median(gap))
+		out = append(out, s)
+	}
+	return out
+}
+
+// bucketize slices the writes of [from, to] into steps of width.
+func bucketize(samples []acctest.WriteSample, from, to time.Time, width time.Duration) []Bucket {
+	n := int(to.Sub(from)/width) + 1
+	if n <= 0 {
+		return nil
+	}
+	out := make([]Bucket, n)
+	for i := range out {
+		out[i].T = round3((time.Duration(i) * width).Seconds())
+	}
+	for _, s := range samples {
+		i := int(s.Start.Sub(from) / width)
+		if s.Start.Before(from) || i >= n {
+			continue
+		}
+		if s.OK {
+			out[i].Acked++
+			out[i].MaxMs = max(out[i].MaxMs, ms(s.Latency))
+		} else {
+			out[i].Failed++
+		}
+	}
+	return out
+}
+
+func (r *Results) save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644)
+}
+
+func fmtS(f float64) string { return fmt.Sprintf("%.2f", f) }

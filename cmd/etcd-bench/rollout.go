@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
+)
+
+// versionPath is one version change the rollout scenario measures.
+type versionPath struct {
+	From, To     string
+	TargetBinary string
+	Members      []int
+}
+
+func (p versionPath) String() string { return p.From + "→" + p.To }
+
+// quiet is how long the writer runs before the command starts and after it
+// returns, so the rollout's first and last moments are measured against a
+// client already at speed.
+const quiet = time.Second
+
+// measured is one rollout's record plus its raw writes, for the timeline.
+type measured struct {
+	Rollout
+	samples    []acctest.WriteSample
+	start, end time.Time
+	stops      []StopEvent
+}
+
+// rolloutRun measures one method on a fresh cluster: a new sandbox on
+// p.From, a writer through the whole command, the command timed, then every
+// acknowledged write read back and every member's version checked.
+func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, members, run int) (m measured) {
+	m.Method, m.Path, m.Members, m.Run = method, p.String(), members, run
+	fail := func(err error) measured {
+		m.Error = err.Error()
+		return m
+	}
+	sb, err := testhosts.Start(ctx, testhosts.Options{Members: members, EtcdVersion: p.From})
+	if err != nil {
+		return fail(fmt.Errorf("starting the sandbox: %w", err))
+	}
+	defer sb.Close()
+	dir := filepath.Join(b.work, fmt.Sprintf("rollout-%s-%s-%dm-run%d-%s", p.From, p.To, members, run, method))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+
+	// Each method's own preparation, not timed.
+	var command func() (time.Duration, error)
+	logPath := filepath.Join(dir, "provider.log")
+	var stdout bytes.Buffer
+	switch method {
+	case "provider":
+		cfg := tfConfig{Dir: dir, Clusters: []*testhosts.Sandbox{sb}, PrivateKeyFile: sb.PrivateKeyFile,
+			KnownHostsFile: sb.KnownHostsFile, TargetBinary: p.TargetBinary, StableFor: b.stableFor}
+		if err := cfg.write(); err != nil {
+			return fail(err)
+		}
+		if _, err := b.terraform(ctx, dir, "adopt", nil, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "etcd_version="+p.From); err != nil {
+			return fail(fmt.Errorf("adopting the cluster: %w", err))
+		}
+		command = func() (time.Duration, error) {
+			return b.terraform(ctx, dir, "apply", []string{"TF_LOG_PROVIDER=INFO", "TF_LOG_PATH=" + logPath},
+				"apply", "-auto-approve", "-input=false", "-no-color", "-var", "etcd_version="+p.To)
+		}
+	case "manual":
+		args := []string{b.script,
+			"--key", sb.PrivateKeyFile, "--known-hosts", sb.KnownHostsFile,
+			"--binary", p.TargetBinary, "--etcdctl", b.etcdctl,
+			"--endpoints", strings.Join(sb.ClientURLs(), ","),
+			"--binary-path", testhosts.EtcdPath, "--config-file", sb.ConfigFile(),
+			"--snapshot-dir", filepath.Join(dir, "snapshots"),
+			"--stable-for", fmt.Sprint(b.stableFor.Seconds()), "--poll", fmt.Sprint(b.manualPoll.Seconds()),
+		}
+		for _, h := range sb.Hosts {
+			args = append(args, h.Addr)
+		}
+		command = func() (time.Duration, error) {
+			cmd := exec.CommandContext(ctx, "bash", args...)
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			_ = os.WriteFile(filepath.Join(dir, "manual.out"), append(stdout.Bytes(), stderr.Bytes()...), 0o644)
+			if err != nil {
+				return took, fmt.Errorf("manual-rollout.sh: %w\n%s", err, lastLines(stderr.String(), 20))
+			}
+			return took, nil
+		}
+	}
+
+	sshBefore := sshAccepted(sb)
+	w, err := acctest.StartLoadWriter(sb.ClientURLs(), b.writers)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		w.Stop() // again, harmless: on an early return the writes must end first
+		_ = w.Close()
+	}()
+	if err := sleep(ctx, quiet); err != nil {
+		return fail(err)
+	}
+	m.start = time.Now()
+	wall, cmdErr := command()
+	m.end = m.start.Add(wall)
+	_ = sleep(ctx, quiet)
+	m.samples = w.Stop()
+	m.SSHConnections = sshAccepted(sb) - sshBefore
+	if cmdErr != nil {
+		return fail(cmdErr)
+	}
+	m.WallS = secs(wall)
+	m.Writes = writeStats(acctest.SummarizeWrites(m.samples, m.start, m.end))
+	vctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	lost, back, err := w.Verify(vctx)
+	if err != nil {
+		return fail(err)
+	}
+	m.Writes.Lost, m.Writes.RevisionBackwards = lost, back
+	for _, h := range sb.Hosts {
+		v, err := h.EtcdVersion(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("after the %s rollout: %w", method, err))
+		}
+		if v != p.To {
+			return fail(fmt.Errorf("after the %s rollout %s runs %s, want %s", method, h.Name, v, p.To))
+		}
+	}
+
+	m.StopToHealthyS, m.StopToStableS = map[string]float64{}, map[string]float64{}
+	switch method {
+	case "provider":
+		pl, err := parseProviderLog(logPath)
+		if err != nil {
+			return fail(err)
+		}
+		var gates, memberTime time.Duration
+		for name, d := range pl.StopToHealthy {
+			m.StopToHealthyS[name] = secs(d)
+			m.StopToStableS[name] = secs(pl.StopToStable[name])
+			gates += pl.Gate[name]
+			memberTime += pl.Member[name]
+		}
+		m.Steps = map[string]float64{}
+		for k, d := range pl.Steps {
+			m.Steps[k] = secs(d)
+		}
+		m.Steps["gates"] = secs(gates)
+		for k, d := range pl.Phases {
+			m.Steps["member_"+k] = secs(d / time.Duration(members))
+		}
+		m.Steps["members"] = secs(memberTime)
+		m.Steps["terraform"] = secs(wall - pl.Steps["engine"] - pl.Steps["plan"])
+		for _, st := range pl.Stops {
+			m.stops = append(m.stops, StopEvent{T: secs(st.at.Sub(m.start)), Member: st.member})
+		}
+	case "manual":
+		if err := parseManualOutput(stdout.String(), m.StopToHealthyS, m.StopToStableS); err != nil {
+			return fail(err)
+		}
+		m.stops = manualStops(filepath.Join(dir, "manual.out"))
+	}
+	if len(m.StopToHealthyS) != members {
+		return fail(fmt.Errorf("%d stop_to_healthy timings for %d members", len(m.StopToHealthyS), members))
+	}
+	m.MemberStops = m.stops
+	for _, s := range m.samples {
+		if !s.OK && !s.Start.Before(m.start) && !s.Start.After(m.end) {
+			m.FailedWrites = append(m.FailedWrites, FailedWrite{T: secs(s.Start.Sub(m.start)), LatencyMs: ms(s.Latency), Err: s.Err})
+		}
+	}
+	var restart float64
+	for _, v := range m.StopToStableS {
+		restart += v
+	}
+	m.RestartS = round3(restart)
+	m.OverheadS = round3(m.WallS - restart)
+	return m
+}
+
+var manualFieldRE = regexp.MustCompile(`(stop_to_healthy|stop_to_stable)=([0-9.]+)s`)
+
+// parseManualOutput reads the script's per-member lines,
+// "member s1 host=... stop_to_healthy=1.234s stop_to_stable=1.234s".
+func parseManualOutput(out string, healthy, stable map[string]float64) error {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || f[0] != "member" {
+			continue
+		}
+		for _, m := range manualFieldRE.FindAllStringSubmatch(sc.Text(), -1) {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err != nil {
+				return fmt.Errorf("manual-rollout.sh: %q: %w", sc.Text(), err)
+			}
+			if m[1] == "stop_to_healthy" {
+				healthy[f[1]] = round3(v)
+			} else {
+				stable[f[1]] = round3(v)
+			}
+		}
+	}
+	if len(healthy) == 0 {
+		return fmt.Errorf("manual-rollout.sh printed no member timings:\n%s", out)
+	}
+	for name, v := range healthy {
+		if _, ok := stable[name]; !ok {
+			stable[name] = v
+		}
+	}
+	return nil
+}
+
+var manualStopRE = regexp.MustCompile(`^\[\s*([0-9.]+)s\] (\S+): stop, `)
+
+// manualStops reads when the script stopped each member from its progress
+// lines, "[  1.708s] s1: stop, swap the binary, ...".
+func manualStops(path string) []StopEvent {
+	data, _ := os.ReadFile(path)
+	var out []StopEvent
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := manualStopRE.FindStringSubmatch(line); m != nil {
+			if t, err := strconv.ParseFloat(m[1], 64); err == nil {
+				out = append(out, StopEvent{T: t, Member: m[2]})
+			}
+		}
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/rollout"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
+)
+
+// fillValueSize stays under etcd's default 1.5 MiB request limit.
+const fillValueSize = 1 << 20
+
+// snapshotScenario fills a cluster to about b.snapshotMiB and then takes
+// snapshots from the same member, alternately with the provider's snapshot
+// step (rollout.SaveSnapshot through etcdx, the code path apply uses) and
+// with `etcdctl snapshot save`.
+func (b *bench) snapshotScenario(ctx context.Context, version string) (*SnapshotResult, error) {
+	sb, err := testhosts.Start(ctx, testhosts.Options{
+		Members: b.snapshotMembers, EtcdVersion: version,
+		// The default 2 GiB quota would leave little room above 1 GiB.
+		ExtraEnv: map[string]string{"ETCD_QUOTA_BACKEND_BYTES": strconv.FormatInt(8<<30, 10)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the sandbox: %w", err)
+	}
+	defer sb.Close()
+	res := &SnapshotResult{}
+	t0 := time.Now()
+	if err := fill(ctx, sb.ClientURLs(), b.snapshotMiB); err != nil {
+		return nil, err
+	}
+	res.FillS = secs(time.Since(t0))
+
+	endpoint := sb.Hosts[0].ClientURL
+	cluster, err := etcdx.New(etcdx.Config{Endpoints: sb.ClientURLs()})
+	if err != nil {
+		return nil, err
+	}
+	defer cluster.Close()
+	st, err := cluster.Status(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	res.DBBytes = st.DbSize
+	clusterID := strconv.FormatUint(st.Header.GetClusterId(), 16)
+	b.logf("  filled %s to %.0f MiB in %.1fs", endpoint, float64(res.DBBytes)/(1<<20), res.FillS)
+
+	dir := filepath.Join(b.work, "snapshot")
+	for run := 1; run <= b.runs; run++ {
+		methods := []string{"provider", "etcdctl"}
+		if run%2 == 0 {
+			methods[0], methods[1] = methods[1], methods[0]
+		}
+		for _, method := range methods {
+			out := filepath.Join(dir, fmt.Sprintf("%s-run%d", method, run))
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return res, err
+			}
+			var size int64
+			start := time.Now()
+			switch method {
+			case "provider":
+				info, err := rollout.SaveSnapshot(ctx, cluster, endpoint, out, clusterID, time.Now())
+				if err != nil {
+					return res, fmt.Errorf("provider snapshot: %w", err)
+				}
+				size = info.SizeBytes
+			case "etcdctl":
+				file := filepath.Join(out, "snapshot.db")
+				cmd := exec.CommandContext(ctx, b.etcdctl, "--endpoints="+endpoint, "snapshot", "save", file)
+				cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+				if o, err := cmd.CombinedOutput(); err != nil {
+					return res, fmt.Errorf("etcdctl snapshot save: %w\n%s", err, o)
+				}
+				fi, err := os.Stat(file)
+				if err != nil {
+					return res, err
+				}
+				size = fi.Size()
+			}
+			took := time.Since(start)
+			r := SnapshotRun{Method: method, Run: run, Bytes: size, Seconds: secs(took), MBps: round3(float64(size) / 1e6 / took.Seconds())}
+			res.Runs = append(res.Runs, r)
+			b.logf("  snapshot %-8s run %d: %.0f MiB in %.2fs = %.0f MB/s", method, run, float64(size)/(1<<20), r.Seconds, r.MBps)
+			// Only one copy on disk at a time: the next run writes as much.
+			if err := os.RemoveAll(out); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// fill puts mib values of 1 MiB of random bytes (so nothing compresses
+// them), 8 at a time.
+func fill(ctx context.Context, endpoints []string, mib int) error {
+	cl, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// One random pool; each value is a different window of it.
+	pool := make([]byte, 64<<20)
+	r := rand.NewChaCha8([32]byte{1})
+	_, _ = r.Read(pool)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(mib) || ctx.Err() != nil {
+					return
+				}
+				off := (i * 7919 * 4096) % int64(len(pool)-fillValueSize)
+				pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				_, err := cl.Put(pctx, fmt.Sprintf("/bench-fill/%06d", i), string(pool[off:off+fillValueSize-64]))
+				cancel()
+				if err != nil {
+					errs <- fmt.Errorf("filling the cluster (value %d): %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
