@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ type Executor struct {
 	// SnapshotSaved is called once the snapshot is safely on disk.
 	SnapshotSaved func(SnapshotInfo)
 
-	// PollInterval is how often gates look at the cluster; default 200ms.
+	// PollInterval is how often gates look at the cluster; default 100ms.
 	PollInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -56,7 +57,7 @@ func (e *Executor) poll() time.Duration {
 	if e.PollInterval > 0 {
 		return e.PollInterval
 	}
-	return 200 * time.Millisecond
+	return 100 * time.Millisecond
 }
 
 // Run performs the rollout:
@@ -73,30 +74,26 @@ func (e *Executor) Run(ctx context.Context) error {
 		return nil
 	}
 
-	snapStart := e.now()
-	view, err := e.Cluster.Observe(ctx)
-	if err != nil {
-		return &StepError{Step: "snapshot", Err: err, Unchanged: true}
+	// The snapshot and the staging run at the same time; both must finish
+	// before any member stops.
+	var snapErr, stageErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stageStart := e.now()
+		if stageErr = e.stageAll(ctx, pending); stageErr == nil {
+			e.log("binary staged on every host", map[string]any{"step": "stage", "to": e.Spec.Target.String(), "duration": e.now().Sub(stageStart).String()})
+		}
+	}()
+	snapErr = e.snapshot(ctx)
+	wg.Wait()
+	if snapErr != nil {
+		return snapErr
 	}
-	leader, ok := view.Leader()
-	if !ok {
-		return &StepError{Step: "snapshot", Err: errors.New("no member reports a leader"), Unchanged: true}
+	if stageErr != nil {
+		return stageErr
 	}
-	snap, err := SaveSnapshot(ctx, e.Cluster, leader.ClientURLs[0], e.Spec.SnapshotDir, view.ClusterIDHex(), e.now())
-	if err != nil {
-		return &StepError{Step: "snapshot", Err: err, Unchanged: true,
-			Hint: fmt.Sprintf("Check that snapshot.directory (%s) is writable and has room for the database (about %s), then apply again.", e.Spec.SnapshotDir, humanBytes(leader.DBSize))}
-	}
-	e.log("snapshot saved", map[string]any{"step": "snapshot", "path": snap.Path, "revision": snap.Revision, "size_bytes": snap.SizeBytes, "duration": e.now().Sub(snapStart).String()})
-	if e.SnapshotSaved != nil {
-		e.SnapshotSaved(snap)
-	}
-
-	stageStart := e.now()
-	if err := e.stageAll(ctx, pending); err != nil {
-		return err
-	}
-	e.log("binary staged on every host", map[string]any{"step": "stage", "to": e.Spec.Target.String(), "duration": e.now().Sub(stageStart).String()})
 
 	remaining := slices.Clone(pending)
 	for len(remaining) > 0 {
@@ -120,6 +117,29 @@ func (e *Executor) Run(ctx context.Context) error {
 		return err
 	}
 	e.log("rollout finished", map[string]any{"step": "done", "to": e.Spec.Target.String(), "duration": e.now().Sub(start).String()})
+	return nil
+}
+
+// snapshot saves a snapshot from the leader into snapshot.directory.
+func (e *Executor) snapshot(ctx context.Context) error {
+	start := e.now()
+	view, err := e.Cluster.Observe(ctx)
+	if err != nil {
+		return &StepError{Step: "snapshot", Err: err, Unchanged: true}
+	}
+	leader, ok := view.Leader()
+	if !ok {
+		return &StepError{Step: "snapshot", Err: errors.New("no member reports a leader"), Unchanged: true}
+	}
+	snap, err := SaveSnapshot(ctx, e.Cluster, leader.ClientURLs[0], e.Spec.SnapshotDir, view.ClusterIDHex(), e.now())
+	if err != nil {
+		return &StepError{Step: "snapshot", Err: err, Unchanged: true,
+			Hint: fmt.Sprintf("Check that snapshot.directory (%s) is writable and has room for the database (about %s), then apply again.", e.Spec.SnapshotDir, humanBytes(leader.DBSize))}
+	}
+	e.log("snapshot saved", map[string]any{"step": "snapshot", "path": snap.Path, "revision": snap.Revision, "size_bytes": snap.SizeBytes, "duration": e.now().Sub(start).String()})
+	if e.SnapshotSaved != nil {
+		e.SnapshotSaved(snap)
+	}
 	return nil
 }
 
@@ -235,44 +255,54 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 		configMode = strings.TrimSpace(mode)
 	}
 
+	// Everything that can be done while the member still runs is done
+	// first, so it is down only for the swap: keep the old binary (only
+	// while it is still in place, so a retry never overwrites the kept copy
+	// with the new binary), copy the staged binary beside the live one, and
+	// back up the config (only while it is still the old one).
+	binPath := e.Spec.Binary.Path
+	kept := KeptBinaryPath(binPath, mp.From)
+	staged := StagedPath(binPath, target)
+	prepare := []string{fmt.Sprintf("if ! cmp -s %s %s; then %s && %s; fi",
+		sshx.Quote(binPath), sshx.Quote(staged),
+		sshx.Command("cp", "-p", binPath, kept+".tmp"), sshx.Command("mv", "-f", kept+".tmp", kept)),
+		sshx.Command("cp", "-p", staged, binPath+".new"),
+	}
+	if len(changes) > 0 {
+		backup := KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)
+		sum := sha256.Sum256(newConfig)
+		prepare = append(prepare, fmt.Sprintf("if [ \"$(sha256sum < %s | cut -d' ' -f1)\" != %s ]; then %s && %s && %s; fi",
+			sshx.Quote(e.Spec.Service.ConfigFile), hex.EncodeToString(sum[:]),
+			sshx.Command("cp", "-p", e.Spec.Service.ConfigFile, backup+".tmp"), sshx.Command("chmod", "600", backup+".tmp"), sshx.Command("mv", "-f", backup+".tmp", backup)))
+	}
+	e.log("preparing the swap", fields("prepare", "kept", kept))
+	if _, err := run(ctx, h, strings.Join(prepare, " && ")); err != nil {
+		return &StepError{Member: mp.Name, Step: "prepare", Err: err, Unchanged: true}
+	}
+
 	// From the stop on, the member must be running again before we return,
 	// whatever happens to ctx: the operator's cancel must not leave it down.
-	stopStart := e.now()
-	e.log("stopping member", fields("stop"))
 	if err := e.moveLeaderAway(ctx, mp.Name); err != nil {
 		return &StepError{Member: mp.Name, Step: "move leader", Err: err, Unchanged: true}
 	}
+	stopStart := e.now()
+	e.log("stopping member", fields("stop"))
 	if _, err := run(ctx, h, e.Spec.Service.StopCommand); err != nil {
 		return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "stop", Err: err})
 	}
 
-	binPath := e.Spec.Binary.Path
-	kept := KeptBinaryPath(binPath, mp.From)
-	staged := StagedPath(binPath, target)
-	// Keep the old binary only while it is still in place: a retried
-	// install must not overwrite the kept copy with the new binary.
-	install := fmt.Sprintf("if ! cmp -s %s %s; then %s && %s; fi && %s && %s",
-		sshx.Quote(binPath), sshx.Quote(staged),
-		sshx.Command("cp", "-p", binPath, kept+".tmp"), sshx.Command("mv", "-f", kept+".tmp", kept),
-		sshx.Command("cp", "-p", staged, binPath+".tmp"), sshx.Command("mv", "-f", binPath+".tmp", binPath))
-	e.log("installing binary", fields("install", "kept", kept))
+	// A rename, so the binary is never half-written; idempotent, and the
+	// final cmp proves the target binary is in place.
+	install := fmt.Sprintf("if [ -e %s ]; then %s; fi && %s",
+		sshx.Quote(binPath+".new"), sshx.Command("mv", "-f", binPath+".new", binPath), sshx.Command("cmp", "-s", binPath, staged))
+	e.log("installing binary", fields("install"))
 	if _, err := run(ctx, h, install); err != nil {
 		return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "install", Err: err})
 	}
 
 	configChanged := false
 	if len(changes) > 0 {
-		backup := KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)
-		e.log("rewriting config", fields("config", "changes", etcdconf.Summarize(changes), "backup", backup))
-		// Back up only while the file is still the old one, for the same
-		// reason: a retry after the rewrite must keep the true backup.
-		sum := sha256.Sum256(newConfig)
-		cmd := fmt.Sprintf("if [ \"$(sha256sum < %s | cut -d' ' -f1)\" != %s ]; then %s && %s && %s; fi",
-			sshx.Quote(e.Spec.Service.ConfigFile), hex.EncodeToString(sum[:]),
-			sshx.Command("cp", "-p", e.Spec.Service.ConfigFile, backup+".tmp"), sshx.Command("chmod", "600", backup+".tmp"), sshx.Command("mv", "-f", backup+".tmp", backup))
-		if _, err := run(ctx, h, cmd); err != nil {
-			return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "back up config", Err: err})
-		}
+		e.log("rewriting config", fields("config", "changes", etcdconf.Summarize(changes), "backup", KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)))
 		configChanged = true
 		err := retry(ctx, SSHRetryBudget, func() error {
 			return h.Upload(ctx, bytes.NewReader(newConfig), e.Spec.Service.ConfigFile, parseMode(configMode))
@@ -479,6 +509,19 @@ func (e *OtherMemberError) Error() string {
 }
 
 func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, catchUp *uint64, others bool) error {
+	// The leader's index is read before the member's status, so a member
+	// that has caught up passes on the first check even while writes flow.
+	view, err := e.Cluster.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	leader, ok := view.Leader()
+	if !ok {
+		return errors.New("no leader")
+	}
+	if *catchUp == 0 {
+		*catchUp = leader.RaftIndex
+	}
 	st, err := e.Cluster.Status(ctx, ms.ClientURL)
 	if err != nil {
 		return fmt.Errorf("%s does not answer: %w", ms.Name, err)
@@ -489,27 +532,16 @@ func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, 
 	if len(st.Errors) > 0 {
 		return fmt.Errorf("%s reports errors: %s", ms.Name, strings.Join(st.Errors, "; "))
 	}
-	if err := e.Cluster.LinearizableRead(ctx, ms.ClientURL); err != nil {
-		return fmt.Errorf("%s cannot serve a linearizable read: %w", ms.Name, err)
-	}
 	if st.Leader == 0 {
 		return fmt.Errorf("%s sees no leader", ms.Name)
 	}
-	view, err := e.Cluster.Observe(ctx)
-	if err != nil {
-		return err
-	}
-	leader, ok := view.Leader()
-	if !ok {
-		return errors.New("no leader")
-	}
 	// Catch-up is measured against a leader index seen before, so the
 	// member must have applied everything committed up to that moment.
-	if *catchUp == 0 {
-		*catchUp = leader.RaftIndex
-	}
 	if st.RaftAppliedIndex < *catchUp {
 		return fmt.Errorf("%s has applied index %d, leader %s had committed %d", ms.Name, st.RaftAppliedIndex, leader.Name, *catchUp)
+	}
+	if err := e.Cluster.LinearizableRead(ctx, ms.ClientURL); err != nil {
+		return fmt.Errorf("%s cannot serve a linearizable read: %w", ms.Name, err)
 	}
 	if !others {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
@@ -81,19 +82,38 @@ func readConfig(ctx context.Context, h Host, file string) ConfigFile {
 	return ConfigFile{Content: []byte(res.Stdout)}
 }
 
+// localSums caches the digest of local binaries by path, size and
+// modification time, so that a plan of many clusters, and the staging of
+// many hosts, hash each file once.
+var localSums sync.Map // localKey → LocalSource
+
+type localKey struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
 func inspectLocal(path string) LocalSource {
 	src := LocalSource{Checked: true}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		src.Err = fmt.Sprintf("binary.source %q: %v", path, err)
+		return src
+	case st.IsDir():
+		src.Err = fmt.Sprintf("binary.source %q is a directory, not the etcd binary", path)
+		return src
+	}
+	key := localKey{path, st.Size(), st.ModTime()}
+	if cached, ok := localSums.Load(key); ok {
+		return cached.(LocalSource)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		src.Err = fmt.Sprintf("binary.source %q: %v", path, err)
 		return src
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err == nil && st.IsDir() {
-		src.Err = fmt.Sprintf("binary.source %q is a directory, not the etcd binary", path)
-		return src
-	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
@@ -102,6 +122,7 @@ func inspectLocal(path string) LocalSource {
 	}
 	src.SHA256 = hex.EncodeToString(h.Sum(nil))
 	src.Size = n
+	localSums.Store(key, src)
 	return src
 }
 

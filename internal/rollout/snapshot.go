@@ -66,7 +66,7 @@ func SaveSnapshot(ctx context.Context, cluster Cluster, endpoint, dir, clusterID
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	return SnapshotInfo{Path: final, SHA256: hex.EncodeToString(w.whole.Sum(nil)), SizeBytes: w.n, Revision: rev}, nil
+	return SnapshotInfo{Path: final, SHA256: hex.EncodeToString(w.whole), SizeBytes: w.n, Revision: rev}, nil
 }
 
 // trailerWriter writes through to a file while hashing. etcd appends the
@@ -76,13 +76,13 @@ func SaveSnapshot(ctx context.Context, cluster Cluster, endpoint, dir, clusterID
 type trailerWriter struct {
 	f       *os.File
 	content hash.Hash // everything but the last 32 bytes seen so far
-	whole   hash.Hash // everything
 	tail    []byte
 	n       int64
+	whole   []byte // digest of the whole file, set by verify
 }
 
 func newTrailerWriter(f *os.File) *trailerWriter {
-	return &trailerWriter{f: f, content: sha256.New(), whole: sha256.New()}
+	return &trailerWriter{f: f, content: sha256.New()}
 }
 
 func (w *trailerWriter) Write(p []byte) (int, error) {
@@ -91,7 +91,6 @@ func (w *trailerWriter) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("writing the snapshot: %w", err)
 	}
 	w.n += int64(n)
-	w.whole.Write(p)
 	if len(p) >= sha256.Size {
 		w.content.Write(w.tail)
 		w.content.Write(p[:len(p)-sha256.Size])
@@ -116,5 +115,9 @@ func (w *trailerWriter) verify() error {
 	if !bytes.Equal(w.content.Sum(nil), w.tail) {
 		return errors.New("the snapshot's sha256 does not match its content; it was corrupted in transfer")
 	}
+	// Sum leaves the hash running: adding the trailer gives the digest of
+	// the whole file, without hashing every byte twice.
+	w.content.Write(w.tail)
+	w.whole = w.content.Sum(nil)
 	return nil
 }

@@ -34,21 +34,21 @@ func (e *Executor) stageAll(ctx context.Context, pending []MemberPlan) error {
 	return nil
 }
 
-// stage: skip if the staged file already has the wanted digest → upload or
-// download → verify sha256 → verify `--version`.
+// stage: check what is staged → upload or download when it differs →
+// verify sha256 and `--version`, each check one SSH round trip.
 func (e *Executor) stage(ctx context.Context, h Host) error {
 	staged := StagedPath(e.Spec.Binary.Path, e.Spec.Target)
 	want := strings.ToLower(e.Spec.Binary.SHA256)
 	src := e.Spec.Binary.Source
 	if want == "" && !isURL(src) {
-		if local := inspectLocal(src); local.Err == "" {
-			want = local.SHA256
-		} else {
+		local := inspectLocal(src)
+		if local.Err != "" {
 			return fmt.Errorf("%s", local.Err)
 		}
+		want = local.SHA256
 	}
-	have, _ := remoteSHA256(ctx, h, staged)
-	if want == "" || have != want {
+	have, version, err := inspectStaged(ctx, h, staged)
+	if want == "" || have != want || err != nil {
 		if isURL(src) {
 			if _, err := run(ctx, h, downloadScript(src, staged)); err != nil {
 				return fmt.Errorf("downloading %s: %w", src, err)
@@ -66,36 +66,32 @@ func (e *Executor) stage(ctx context.Context, h Host) error {
 				return fmt.Errorf("uploading %s to %s: %w", src, staged, err)
 			}
 		}
-		if want != "" {
-			got, err := remoteSHA256(ctx, h, staged)
-			if err != nil {
-				return err
-			}
-			if got != want {
-				return fmt.Errorf("%s has sha256 %s after transfer, want %s (binary.sha256). Check binary.source and binary.sha256", staged, got, want)
-			}
+		if have, version, err = inspectStaged(ctx, h, staged); err != nil {
+			return fmt.Errorf("the staged binary does not run: %w", err)
+		}
+		if want != "" && have != want {
+			return fmt.Errorf("%s has sha256 %s after transfer, want %s (binary.sha256). Check binary.source and binary.sha256", staged, have, want)
 		}
 	}
-	out, err := run(ctx, h, sshx.Command(staged, "--version"))
-	if err != nil {
-		return fmt.Errorf("the staged binary does not run: %w", err)
-	}
-	if v := parseEtcdVersion(out); v != e.Spec.Target.String() {
-		return fmt.Errorf("the staged binary %s reports version %q, want %s. binary.source must be the etcd %s binary", staged, v, e.Spec.Target, e.Spec.Target)
+	if version != e.Spec.Target.String() {
+		return fmt.Errorf("the staged binary %s reports version %q, want %s. binary.source must be the etcd %s binary", staged, version, e.Spec.Target, e.Spec.Target)
 	}
 	return nil
 }
 
-func remoteSHA256(ctx context.Context, h Host, path string) (string, error) {
-	out, err := run(ctx, h, sshx.Command("sha256sum", "--", path))
+// inspectStaged returns the sha256 of the staged binary and the version it
+// reports, in one round trip. A missing file is an error.
+func inspectStaged(ctx context.Context, h Host, path string) (sum, version string, err error) {
+	out, err := run(ctx, h, sshx.Command("sha256sum", "--", path)+" && "+sshx.Command(path, "--version"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	fields := strings.Fields(out)
+	first, rest, _ := strings.Cut(out, "\n")
+	fields := strings.Fields(first)
 	if len(fields) == 0 {
-		return "", fmt.Errorf("sha256sum printed nothing for %s", path)
+		return "", "", fmt.Errorf("sha256sum printed nothing for %s", path)
 	}
-	return fields[0], nil
+	return fields[0], parseEtcdVersion(rest), nil
 }
 
 // downloadScript fetches url on the host into dest; a release archive is
