@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
