@@ -23,6 +23,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -130,6 +132,12 @@ func (c *Client) endpoint(endpoints ...string) (*clientv3.Client, error) {
 		Username:             c.cfg.Username,
 		Password:             c.cfg.Password,
 		Logger:               zap.NewNop(),
+		// gRPC's default reconnect backoff grows to two minutes; a gate
+		// watching a member restart must see it as soon as it listens.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		})},
 	})
 	if err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	snap := `snapshot = { directory = "` + t.TempDir() + `" }`
-	health := `health = { timeout = "8s", stable_for = "1s" }`
+	health := `health = { timeout = "20s", stable_for = "1s" }`
 	cfg := func(v, bin string) string {
 		return strings.Replace(versionConfig(sb, v, bin, snap), `health = { stable_for = "1s" }`, health, 1)
 	}
