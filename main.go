@@ -14,7 +14,6 @@ import (
 // version is set by the release build through -ldflags "-X main.version=…".
 var version = "dev"
 
-
 func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers such as delve")

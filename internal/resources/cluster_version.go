@@ -295,8 +295,9 @@ func warnIfTimeoutShort(ctx context.Context, plan *clusterVersionModel, create b
 	if pending == 0 {
 		return
 	}
-	timeout, op := DefaultUpdateTimeout, "update"
+	var timeout time.Duration
 	var d diag.Diagnostics
+	op := "update"
 	if create {
 		op = "create"
 		timeout, d = plan.Timeouts.Create(ctx, DefaultCreateTimeout)

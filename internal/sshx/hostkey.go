@@ -146,7 +146,7 @@ func (k *hostKeys) callback(hostname string, remote net.Addr, key ssh.PublicKey)
 		for _, w := range keyErr.Want {
 			// A matching @cert-authority line vouches for certificates, not
 			// for this plain key: the host is unknown, not changed.
-			if !(w.Filename == k.file && k.caLines[w.Line]) {
+			if w.Filename != k.file || !k.caLines[w.Line] {
 				hke.Changed = true
 			}
 			hke.Known = append(hke.Known, KnownKey{File: w.Filename, Line: w.Line, KeyType: w.Key.Type(), Fingerprint: ssh.FingerprintSHA256(w.Key)})
