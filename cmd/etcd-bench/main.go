@@ -74,7 +74,7 @@ func main() {
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
 	flag.StringVar(&b.script, "script", "scripts/manual-rollout.sh", "the manual procedure")
 	flag.DurationVar(&b.stableFor, "stable-for", 0, "stability wait after each member, for both methods (the provider's health.stable_for, the script's --stable-for)")
-	flag.DurationVar(&b.manualPoll, "manual-poll", 200*time.Millisecond, "how often the manual script polls `etcdctl endpoint health` (the provider's gates poll every 200ms)")
+	flag.DurationVar(&b.manualPoll, "manual-poll", 100*time.Millisecond, "how often the manual script polls `etcdctl endpoint health` (the provider's gates poll every 100ms)")
 	flag.IntVar(&b.writers, "writers", 4, "concurrent writer clients during each rollout")
 	flag.IntVar(&b.planClusters, "plan-clusters", 10, "clusters of 3 members in the large plan")
 	flag.IntVar(&b.snapshotMiB, "snapshot-mib", 1024, "how much to write into the snapshot cluster, in MiB")

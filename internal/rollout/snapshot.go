@@ -10,6 +10,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,7 @@ func SaveSnapshot(ctx context.Context, cluster Cluster, endpoint, dir, clusterID
 		return SnapshotInfo{}, err
 	}
 	w := newTrailerWriter(tmp)
+	defer w.finish()
 	rev, err := cluster.Snapshot(ctx, endpoint, w)
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("streaming the snapshot from %s: %w", endpoint, err)
@@ -72,17 +74,28 @@ func SaveSnapshot(ctx context.Context, cluster Cluster, endpoint, dir, clusterID
 // trailerWriter writes through to a file while hashing. etcd appends the
 // sha256 of the database to the snapshot stream; the writer holds the last
 // 32 bytes back from the content hash so it can compare them at the end
-// without reading the file again.
+// without reading the file again. Hashing runs in its own goroutine, on
+// copies of the chunks, so it overlaps with receiving and writing: on a
+// large database the digest would otherwise bound the throughput.
 type trailerWriter struct {
-	f       *os.File
+	f      *os.File
+	n      int64
+	chunks chan []byte
+	done   chan struct{}
+	once   sync.Once
+	whole  []byte // digest of the whole file, set by verify
+
+	// Owned by the hashing goroutine until done is closed.
 	content hash.Hash // everything but the last 32 bytes seen so far
 	tail    []byte
-	n       int64
-	whole   []byte // digest of the whole file, set by verify
 }
 
+var chunkPool = sync.Pool{New: func() any { return make([]byte, 0, 64<<10) }}
+
 func newTrailerWriter(f *os.File) *trailerWriter {
-	return &trailerWriter{f: f, content: sha256.New()}
+	w := &trailerWriter{f: f, content: sha256.New(), chunks: make(chan []byte, 64), done: make(chan struct{})}
+	go w.hashChunks()
+	return w
 }
 
 func (w *trailerWriter) Write(p []byte) (int, error) {
@@ -91,11 +104,24 @@ func (w *trailerWriter) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("writing the snapshot: %w", err)
 	}
 	w.n += int64(n)
+	w.chunks <- append(chunkPool.Get().([]byte)[:0], p...)
+	return n, nil
+}
+
+func (w *trailerWriter) hashChunks() {
+	defer close(w.done)
+	for p := range w.chunks {
+		w.hashChunk(p)
+		chunkPool.Put(p[:0]) //nolint:staticcheck // a slice is what the pool holds
+	}
+}
+
+func (w *trailerWriter) hashChunk(p []byte) {
 	if len(p) >= sha256.Size {
 		w.content.Write(w.tail)
 		w.content.Write(p[:len(p)-sha256.Size])
 		w.tail = append(w.tail[:0], p[len(p)-sha256.Size:]...)
-		return n, nil
+		return
 	}
 	buf := append(append(make([]byte, 0, 2*sha256.Size), w.tail...), p...)
 	if len(buf) > sha256.Size {
@@ -103,10 +129,16 @@ func (w *trailerWriter) Write(p []byte) (int, error) {
 		buf = buf[len(buf)-sha256.Size:]
 	}
 	w.tail = append(w.tail[:0], buf...)
-	return n, nil
+}
+
+// finish waits for the hashing goroutine; safe to call more than once.
+func (w *trailerWriter) finish() {
+	w.once.Do(func() { close(w.chunks) })
+	<-w.done
 }
 
 func (w *trailerWriter) verify() error {
+	w.finish()
 	// etcd's snapshot file is a bolt database (pages of 512-byte multiples)
 	// followed by the digest; etcdutl checks it the same way on restore.
 	if w.n%512 != sha256.Size || len(w.tail) != sha256.Size {
