@@ -98,7 +98,8 @@ fi
 # replace directive (`go install pkg@version` refuses modules that have one).
 TOFU_VERSION=1.10.10
 tofu="$CACHE/tofu/$TOFU_VERSION/tofu"
-if [ ! -x "$tofu" ]; then
+# PREREQS_NO_TOFU=1 skips it for targets that do not use it (make bench).
+if [ ! -x "$tofu" ] && [ -z "${PREREQS_NO_TOFU:-}" ]; then
   log "building OpenTofu $TOFU_VERSION (go build in tools/opentofu)"
   mkdir -p "$(dirname "$tofu")"
   # version.dev=no drops the "-dev" suffix, as OpenTofu's release builds do.
