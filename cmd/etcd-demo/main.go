@@ -75,6 +75,11 @@ func run(ctx context.Context, dir string) error {
 
 	heading("2. Terraform working directory")
 	work := filepath.Join(dir, "terraform")
+	// A new sandbox is a new cluster: start from empty state, as a new
+	// working directory would.
+	for _, f := range []string{"terraform.tfstate", "terraform.tfstate.backup", "rollout.tfplan"} {
+		_ = os.Remove(filepath.Join(work, f))
+	}
 	if err := writeWorkdir(work, sb, startVersion, targetBin); err != nil {
 		return err
 	}
