@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,6 +90,7 @@ func TestAccFault_sshDropsMidMember(t *testing.T) {
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	snap := `snapshot = { directory = "` + t.TempDir() + `" }`
 	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
+	var mu sync.Mutex // guards what the injector records
 	var dropped *testhosts.Host
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.Factories,
@@ -100,7 +102,9 @@ func TestAccFault_sshDropsMidMember(t *testing.T) {
 					go func() {
 						for ev := range events {
 							if ev.stopped {
+								mu.Lock()
 								dropped = ev.host
+								mu.Unlock()
 								_ = ev.host.StopSSHD()
 								time.Sleep(3 * time.Second)
 								_ = ev.host.StartSSHD()
@@ -114,6 +118,8 @@ func TestAccFault_sshDropsMidMember(t *testing.T) {
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("member_versions"), allMembers(sb, older)),
 				},
 				Check: func(*terraform.State) error {
+					mu.Lock()
+					defer mu.Unlock()
 					if dropped == nil {
 						return errors.New("the fault was never injected: no member stopped")
 					}
@@ -139,6 +145,7 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 		return strings.Replace(versionConfig(sb, v, bin, snap), `health = { stable_for = "1s" }`, health, 1)
 	}
 	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
+	var mu sync.Mutex // guards what the injector records
 	var frozen *testhosts.Host
 	stops := map[string]int{}
 	resource.Test(t, resource.TestCase{
@@ -150,12 +157,14 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 					events := watchEtcd(t, sb)
 					go func() {
 						for ev := range events {
+							mu.Lock()
 							if ev.stopped {
 								stops[ev.host.Name]++
 							} else if frozen == nil {
 								frozen = ev.host
 								_ = syscall.Kill(ev.pid, syscall.SIGSTOP)
 							}
+							mu.Unlock()
 						}
 					}()
 				},
@@ -168,6 +177,8 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 				ExpectNonEmptyPlan: true,
 				Check:              nil,
 				PreConfig: func() {
+					mu.Lock()
+					defer mu.Unlock()
 					if frozen == nil {
 						t.Fatal("the fault was never injected")
 					}
@@ -202,6 +213,7 @@ func TestAccFault_otherMemberDies(t *testing.T) {
 		return strings.Replace(versionConfig(sb, v, bin, snap), `health = { stable_for = "1s" }`, `health = { timeout = "6s", stable_for = "1s" }`, 1)
 	}
 	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
+	var mu sync.Mutex // guards what the injector records
 	var changed, killed *testhosts.Host
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.Factories,
@@ -214,6 +226,8 @@ func TestAccFault_otherMemberDies(t *testing.T) {
 					go func() {
 						for ev := range events {
 							if !ev.stopped && changed == nil {
+								mu.Lock()
+								defer mu.Unlock()
 								changed = ev.host
 								// Kill the leader-to-be-last: a member the rollout has not reached.
 								killed = sb.Host(leader)
@@ -228,6 +242,8 @@ func TestAccFault_otherMemberDies(t *testing.T) {
 			},
 			{
 				PreConfig: func() {
+					mu.Lock()
+					defer mu.Unlock()
 					if changed == nil || killed == nil {
 						t.Fatal("the fault was never injected")
 					}
@@ -271,6 +287,7 @@ func TestAccFault_leaderMovesMidRollout(t *testing.T) {
 	}
 	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
 	var watch *acctest.LeaderWatch
+	var mu sync.Mutex // guards what the injector records
 	moved := ""
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.Factories,
@@ -293,7 +310,9 @@ func TestAccFault_leaderMovesMidRollout(t *testing.T) {
 								if h != ev.host && h.Name != leader {
 									out, err := exec.Command(etcdctl, "--endpoints="+strings.Join(sb.ClientURLs(), ","), "move-leader", memberID(t, etcdctl, sb, h.Name)).CombinedOutput()
 									if err == nil {
+										mu.Lock()
 										moved = h.Name
+										mu.Unlock()
 									} else {
 										t.Logf("move-leader: %v %s", err, out)
 									}
@@ -308,6 +327,8 @@ func TestAccFault_leaderMovesMidRollout(t *testing.T) {
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("member_versions"), allMembers(sb, older)),
 				},
 				Check: func(*terraform.State) error {
+					mu.Lock()
+					defer mu.Unlock()
 					if moved == "" {
 						return errors.New("leadership was never moved by the test")
 					}
@@ -412,6 +433,7 @@ func TestAccFault_putBackFails(t *testing.T) {
 		return strings.Replace(versionConfig(sb, v, bin, snap), `health = { stable_for = "1s" }`, `health = { timeout = "5s", stable_for = "1s" }`, 1)
 	}
 	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
+	var mu sync.Mutex // guards what the injector records
 	var victim *testhosts.Host
 	stopped := map[string]int{}
 	resource.Test(t, resource.TestCase{
@@ -423,6 +445,7 @@ func TestAccFault_putBackFails(t *testing.T) {
 					events := watchEtcd(t, sb)
 					go func() {
 						for ev := range events {
+							mu.Lock()
 							switch {
 							case ev.stopped:
 								stopped[ev.host.Name]++
@@ -430,6 +453,7 @@ func TestAccFault_putBackFails(t *testing.T) {
 								victim = ev.host
 								_ = syscall.Kill(ev.pid, syscall.SIGSTOP)
 							}
+							mu.Unlock()
 						}
 					}()
 				},
@@ -439,6 +463,8 @@ func TestAccFault_putBackFails(t *testing.T) {
 			},
 		},
 	})
+	mu.Lock()
+	defer mu.Unlock()
 	if victim == nil {
 		t.Fatal("the fault was never injected")
 	}
