@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -571,9 +570,9 @@ func reconcileMembers(ctx context.Context, state *clusterVersionModel, known map
 		}
 		mm, ok := known[m.Name]
 		if !ok {
-			mm = memberModel{Host: types.StringValue(hostOfURL(m.ClientURLs[0])), SSHPort: types.Int64Null()}
+			mm = memberModel{Host: types.StringValue(rollout.HostOfURL(m.ClientURLs[0])), SSHPort: types.Int64Null()}
 		}
-		if !ok || !containsURL(m.ClientURLs, mm.ClientURL.ValueString()) {
+		if !ok || !rollout.ContainsURL(m.ClientURLs, mm.ClientURL.ValueString()) {
 			mm.ClientURL = types.StringValue(m.ClientURLs[0])
 		}
 		out[m.Name] = mm
@@ -581,23 +580,6 @@ func reconcileMembers(ctx context.Context, state *clusterVersionModel, known map
 	v, diags := types.MapValueFrom(ctx, types.ObjectType{AttrTypes: memberAttrTypes}, out)
 	state.Members = v
 	return diags
-}
-
-func containsURL(list []string, s string) bool {
-	for _, u := range list {
-		if strings.TrimRight(u, "/") == strings.TrimRight(s, "/") {
-			return true
-		}
-	}
-	return false
-}
-
-func hostOfURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return u.Hostname()
 }
 
 func (r *clusterVersionResource) Delete(ctx context.Context, _ resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -177,7 +178,7 @@ func CheckMembership(obs Observation, spec Spec) []Problem {
 		default:
 			if _, ok := spec.Member(m.Name); !ok {
 				probs = append(probs, Problem{Attribute: "members", Summary: "Member missing from configuration",
-					Detail: fmt.Sprintf("The cluster has a member %q (client URLs %s) that is not in members. Add it, for example %s = { host = %q, client_url = %q }, so the rollout covers every member.", m.Name, strings.Join(m.ClientURLs, ", "), m.Name, hostOf(first(m.ClientURLs)), first(m.ClientURLs))})
+					Detail: fmt.Sprintf("The cluster has a member %q (client URLs %s) that is not in members. Add it, for example %s = { host = %q, client_url = %q }, so the rollout covers every member.", m.Name, strings.Join(m.ClientURLs, ", "), m.Name, HostOfURL(first(m.ClientURLs)), first(m.ClientURLs))})
 			}
 		}
 	}
@@ -188,7 +189,7 @@ func CheckMembership(obs Observation, spec Spec) []Problem {
 				Detail: fmt.Sprintf("members has %q, but the cluster has no member of that name (it has: %s). Use the names that `etcdctl member list` shows.", want.Name, strings.Join(liveNames(obs), ", "))})
 			continue
 		}
-		if len(m.ClientURLs) > 0 && !contains(m.ClientURLs, want.ClientURL) {
+		if len(m.ClientURLs) > 0 && !ContainsURL(m.ClientURLs, want.ClientURL) {
 			probs = append(probs, Problem{Attribute: "members", MapKey: want.Name, Summary: "Wrong client URL",
 				Detail: fmt.Sprintf("members[%q].client_url is %q, but the member advertises %s. Use one of those, so that health gates talk to the member being changed.", want.Name, want.ClientURL, strings.Join(m.ClientURLs, ", "))})
 		}
@@ -440,7 +441,9 @@ func liveNames(obs Observation) []string {
 	return names
 }
 
-func contains(list []string, s string) bool {
+// ContainsURL reports whether list holds s, ignoring a trailing slash, as
+// etcd compares advertised URLs.
+func ContainsURL(list []string, s string) bool {
 	for _, x := range list {
 		if strings.TrimRight(x, "/") == strings.TrimRight(s, "/") {
 			return true
@@ -456,15 +459,14 @@ func first(list []string) string {
 	return list[0]
 }
 
-func hostOf(rawURL string) string {
-	h := rawURL
-	if i := strings.Index(h, "://"); i >= 0 {
-		h = h[i+3:]
+// HostOfURL is the host of a client URL, the SSH address to suggest for a
+// member that is only known from the cluster.
+func HostOfURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
 	}
-	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.HasSuffix(h, "]") {
-		h = h[:i]
-	}
-	return strings.Trim(h, "[]/")
+	return u.Hostname()
 }
 
 func isURL(s string) bool {
