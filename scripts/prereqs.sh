@@ -19,8 +19,10 @@ log() { printf '==> %s\n' "$*"; }
 # `| head` that exits early could kill etcd with SIGPIPE and end the script.
 version_of() { local out; out="$("$1" --version)"; printf '%s\n' "${out%%$'\n'*}"; }
 
+# sudo: every test host has a sudo user (testhosts.SudoUser), and its sudo is
+# the machine's setuid binary seen through the host's overlays.
 need_pkgs=()
-for p in openssh-server openssh-client iproute2 util-linux ca-certificates curl; do
+for p in openssh-server openssh-client iproute2 util-linux passwd sudo ca-certificates curl; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then

@@ -23,7 +23,8 @@ func (f Format) String() string {
 // FormatOf tells the format from the file name, the way the service is
 // expected to use it: etcd only reads YAML through --config-file, and
 // --config-file needs a YAML file, so anything not named .yml/.yaml is taken
-// for an env file.
+// for an env file. Names mislead (Pigsty's YAML is etcd.conf), so prefer
+// DetectFormat when the content is at hand.
 func FormatOf(path string) Format {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yml", ".yaml":
@@ -45,14 +46,17 @@ const (
 	// when set, replaces the value too.
 	Rename
 	// Pin writes down a value the source version used by default and the
-	// target version does not, so behaviour stays the same.
+	// target version does not, so behaviour stays the same: 3.5's defaults
+	// on a downgrade, 3.4's on an upgrade (defaultDiffs in tables.go).
 	Pin
 	// Add writes a setting the change itself needs.
 	Add
 	// Remove takes out a setting that only served the source version's
 	// side of the change (next-cluster-version-compatible).
 	Remove
-	// Set replaces a value the target version refuses or needs different.
+	// Set replaces a value the target version refuses or needs different;
+	// also written when the refused value was the source's default
+	// (logger=capnslog on an upgrade), so the plan names the change.
 	Set
 )
 

@@ -6,5 +6,8 @@
 // written from etcd's own flag lists; Translate applies them to an ETCD_* env
 // file or an etcd YAML config file by editing lines, so that everything it
 // does not have to change (comments, order, unknown keys, quoting) stays
-// byte for byte the same.
+// byte for byte the same. TranslateArgs and TranslateCommandLine apply the
+// same tables to settings given as flags (a unit's ExecStart=, Debian's
+// DAEMON_ARGS), and DetectFormat tells an env file from a YAML file by
+// content.
 package etcdconf

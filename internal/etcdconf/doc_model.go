@@ -32,6 +32,7 @@ type entry struct {
 	children []*entry
 	flow     *flowMap // YAML: the value is a one-line {flow: mapping}
 	flowItem int      // YAML: this entry's index in parent.flow
+	form     byte     // arguments: argBare, argInline or argNext
 
 	removed bool
 }
@@ -45,7 +46,7 @@ type flowMap struct {
 }
 
 type doc struct {
-	format  Format
+	kind    Format
 	lines   []*line
 	entries []*entry // in file order; a parent comes before its children
 	newline string   // the file's line terminator, for added lines
@@ -79,7 +80,7 @@ func splitLines(content []byte) []*line {
 }
 
 func newDoc(f Format, content []byte) *doc {
-	d := &doc{format: f, lines: splitLines(content), newline: "\n", docEnd: -1}
+	d := &doc{kind: f, lines: splitLines(content), newline: "\n", docEnd: -1}
 	if len(d.lines) > 0 && d.lines[0].eol == "\r\n" {
 		d.newline = "\r\n"
 	}
@@ -167,7 +168,7 @@ func (d *doc) rewriteFlow(p *entry) {
 func (d *doc) rename(e *entry, key string) {
 	l := d.lines[e.first]
 	raw := key
-	if d.format == FormatEnv {
+	if d.kind == FormatEnv {
 		raw = envName(key)
 	} else if e.keyQuote != 0 {
 		raw = string(e.keyQuote) + key + string(e.keyQuote)
@@ -191,8 +192,13 @@ func (d *doc) setValue(e *entry, v string) {
 	case '\'':
 		raw = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 	}
-	if d.format == FormatYAML && e.valStart == e.valEnd && e.valStart > 0 && l.text[e.valStart-1] == ':' {
+	if d.kind == FormatYAML && e.valStart == e.valEnd && e.valStart > 0 && l.text[e.valStart-1] == ':' {
 		raw = " " + raw
+	}
+	// "key:#note" read as an empty value and a comment; a comment needs a
+	// blank before it once there is a value, or it joins the value.
+	if d.kind == FormatYAML && e.valEnd < len(l.text) && l.text[e.valEnd] == '#' {
+		raw += " "
 	}
 	l.text = l.text[:e.valStart] + raw + l.text[e.valEnd:]
 	e.valEnd = e.valStart + len(raw)
@@ -209,7 +215,7 @@ func (d *doc) setValue(e *entry, v string) {
 // add appends a setting at the end of the file, under the marker comment.
 func (d *doc) add(key, value string) {
 	var text string
-	if d.format == FormatEnv {
+	if d.kind == FormatEnv {
 		text = envName(key) + "=" + value
 		if d.export {
 			text = "export " + text
@@ -288,3 +294,6 @@ func (d *doc) endsWithMarker() bool {
 	}
 	return false
 }
+
+// format is the kind of file, for the rules.
+func (d *doc) format() Format { return d.kind }

@@ -84,6 +84,11 @@ func fuzzTranslate(t *testing.T, format Format, in []byte, up bool) {
 				t.Fatalf("downgrade output still has %s: %q", k, out)
 			}
 		}
+		for _, dd := range defaultDiffs {
+			if dd.in(format) && !d.has(dd.key(format)) {
+				t.Fatalf("downgrade output leaves %s to the 3.4 default: %q", dd.key(format), out)
+			}
+		}
 	} else {
 		for _, k := range []string{ncvc, debugSetting.key(format), logOutput.key(format), logPackageLevels.key(format), freelist.v34.key(format)} {
 			if d.has(k) {
@@ -92,6 +97,11 @@ func fuzzTranslate(t *testing.T, format Format, in []byte, up bool) {
 		}
 		if es := d.find(loggerSetting.key(format)); len(es) > 0 && es[len(es)-1].value == "capnslog" {
 			t.Fatalf("upgrade output still has logger=capnslog: %q", out)
+		}
+		for _, dd := range defaultDiffs {
+			if dd.in(format) && !d.has(dd.key(format)) {
+				t.Fatalf("upgrade output leaves %s to the 3.5 default: %q", dd.key(format), out)
+			}
 		}
 	}
 }
@@ -104,4 +114,63 @@ func FuzzTranslateEnv(f *testing.F) {
 func FuzzTranslateYAML(f *testing.F) {
 	addTranslateSeeds(f, FormatYAML)
 	f.Fuzz(func(t *testing.T, in []byte, up bool) { fuzzTranslate(t, FormatYAML, in, up) })
+}
+
+// FuzzTranslateCommandLine checks the command-line rewrite as fuzzTranslate
+// does the files: no panic; an error leaves no output; no changes gives the
+// text back; a second run changes nothing; what the arguments read back as
+// equals what TranslateArgsPath makes of them; and after a downgrade every
+// flag left is one 3.4 defines.
+func FuzzTranslateCommandLine(f *testing.F) {
+	for _, tc := range argsCases {
+		f.Add(strings.Join(tc.in, " "), tc.to > tc.from, false)
+	}
+	f.Add("/usr/bin/etcd --name 's1' \\\n  --socket-reuse-port \\\n  --backend-bbolt-freelist-type \"map\"\n", false, true)
+	f.Add("/usr/bin/etcd \"--logger=capnslog\" --debug --name=${HOSTNAME}", true, true)
+	f.Fuzz(func(t *testing.T, s string, up, program bool) {
+		p := PathDowngrade
+		if up {
+			p = PathUpgrade
+		}
+		out, cs, err := TranslateCommandLinePath(s, CommandSyntax, program, p, nil)
+		if err != nil {
+			if out != "" || cs != nil {
+				t.Fatalf("error %v with output", err)
+			}
+			return
+		}
+		if len(cs) == 0 && out != s {
+			t.Fatalf("no changes, but the output differs:\n%q\n%q", s, out)
+		}
+		out2, cs2, err := TranslateCommandLinePath(out, CommandSyntax, program, p, nil)
+		if err != nil || len(cs2) > 0 || out2 != out {
+			t.Fatalf("second %s of %q (from %q): %s %v %q", p, out, s, Summarize(cs2), err, out2)
+		}
+		in, _ := SplitArgs(s, CommandSyntax)
+		got, err := SplitArgs(out, CommandSyntax)
+		if err != nil {
+			t.Fatalf("the output %q does not split: %v", out, err)
+		}
+		if program {
+			if len(got) == 0 || got[0] != in[0] {
+				t.Fatalf("program changed: %q → %q", in, got)
+			}
+			in, got = in[1:], got[1:]
+		}
+		want, _, err := TranslateArgsPath(in, p, nil)
+		if err != nil || strings.Join(want, "\x00") != strings.Join(got, "\x00") {
+			t.Fatalf("%q reads back as %q, TranslateArgsPath gives %q (%v)", out, got, want, err)
+		}
+		if p == PathDowngrade {
+			d, err := parseArgs(got)
+			if err != nil {
+				t.Fatalf("output args %q: %v", got, err)
+			}
+			for _, e := range d.entries {
+				if !flags34[e.key] {
+					t.Fatalf("3.4 does not define --%s, left in %q", e.key, out)
+				}
+			}
+		}
+	})
 }

@@ -25,9 +25,12 @@ package etcdconf
 // lists; TestTablesCoverFlagDiff checks that every flag in one and not the
 // other is accounted for below.
 //
-// No 3.4.32+ source or binary is available here, so what 3.4.24–3.4.3x
-// added is taken from [G] (a 3.5.14 flag missing from its list is in 3.4.33)
-// and the backport pull requests named in backportedTo34.
+// No 3.4.32+ binary is available here, so what 3.4.24–3.4.3x added is
+// taken from [G] (a 3.5.14 flag missing from its list is in 3.4.33) and the
+// backport pull requests named in backportedTo34. Their source (etcd-io/etcd
+// tags v3.4.32–v3.4.45) was read for defaultDiffs: embed.NewConfig and the
+// flag defaults there differ from 3.4.23's only by the URL field names,
+// next-cluster-version-compatible and the TLS version flags.
 
 // setting names one etcd setting.
 type setting struct {
@@ -161,22 +164,73 @@ var freelist = struct{ v35, v34 setting }{
 	v34: same("experimental-backend-bbolt-freelist-type", "3.5 calls this setting backend-bbolt-freelist-type and ignores the old name"),
 }
 
-// pin is a value written down on a downgrade because 3.5's default differs
-// from 3.4's. Both values equal 3.5's defaults, so they may stay after an
-// upgrade.
-type pin struct {
+// defaultDiff is a setting whose effective default differs between 3.4
+// and 3.5 for one way of configuring etcd. A member whose settings do not
+// mention it runs with the source version's default; after the change it
+// would silently run with the target's. So each direction writes down the
+// value the member ran with before (a Pin), and names it in the plan.
+//
+// The defaults differ per mechanism because etcd builds its configuration
+// in two ways: with flags and ETCD_* variables it starts from
+// embed.NewConfig() and then lets every fs.*Var default overwrite it (a flag
+// always has a value), while with --config-file it unmarshals the YAML onto
+// a bare embed.NewConfig() and never looks at the flag defaults. Where a flag
+// default is a literal instead of cfg.ec.X, the two disagree.
+//
+// Every entry is measured: testdata/defaults/<version>-<mechanism>.json
+// holds what the real binaries ran with (recorded by TestRecordDefaults),
+// TestDefaultDiffsCoverRecordedDefaults fails on any difference between
+// 3.4.23 and 3.5.21 this table does not handle, and TestDefaultPinsOnRealEtcd
+// starts both binaries on translated YAML files to see the pins work.
+type defaultDiff struct {
 	setting
-	value string
+	formats  []Format // where the defaults differ; FormatEnv also stands for flags
+	v34, v35 string   // the effective defaults of 3.4 and 3.5
+	// refused34 says why 3.5 cannot run with 3.4's default; then the upgrade
+	// writes 3.5's value and names it as a set, not a pin. Empty when the
+	// 3.4 default can be pinned.
+	refused34 string
 }
 
-var downgradePins = []pin{
-	// [S35] fs.StringVar(&cfg.ec.Logger, "logger", "zap", ...); NewConfig Logger: "zap".
-	// [B3423] help: --logger 'capnslog'. [G] "same flag different defaults".
-	{setting{flag: "logger", yaml: "logger", note: "3.5 default",
-		why: "3.5 logs with zap by default and 3.4 with capnslog; pinning zap keeps the log format"}, "zap"},
-	// [S35] NewConfig PreVote: true. [B3423] help: --pre-vote 'false'. [G].
-	{setting{flag: "pre-vote", yaml: "pre-vote", note: "3.5 default",
-		why: "3.5 runs raft pre-vote by default and 3.4 does not; pinning it keeps election behaviour"}, "true"},
+func (dd defaultDiff) in(f Format) bool {
+	for _, x := range dd.formats {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+var bothFormats = []Format{FormatEnv, FormatYAML}
+
+var defaultDiffs = []defaultDiff{
+	// Flags: [S35] etcdmain/config.go fs.StringVar(&cfg.ec.Logger, "logger", "zap", ...);
+	// 3.4.23 etcdmain/config.go:228 fs.StringVar(&cfg.ec.Logger, "logger", "capnslog", ...).
+	// YAML: [S35] embed/config.go:515 NewConfig Logger: "zap"; 3.4.23 embed/config.go:442 Logger: "capnslog".
+	// Measured: 3.4.23 writes capnslog lines ("I | etcdmain: ...") with flags and with a YAML file,
+	// 3.5.21 zap JSON with both. [G] "same flag different defaults".
+	{setting: setting{flag: "logger", yaml: "logger",
+		why: "3.5 logs with zap by default and 3.4 with capnslog; pinning zap keeps the log format"},
+		formats: bothFormats, v34: "capnslog", v35: "zap",
+		refused34: "3.5 refuses to start with logger=capnslog (embed/config_logging.go: \"--logger=capnslog is removed in v3.5\"), so the member's log format changes from capnslog to zap; the value is written so that the plan says so"},
+	// Flags: [S35] fs.BoolVar(&cfg.ec.PreVote, "pre-vote", cfg.ec.PreVote) with [S35] NewConfig PreVote: true
+	// (embed/config.go:511); 3.4.23 etcdmain/config.go:191 the same with embed/config.go:438
+	// "PreVote: false, // TODO: enable by default in v3.5". The same field serves YAML, so both differ.
+	// Measured: "pre-vote" in the "starting an etcd server" log line, false on 3.4.23 and true on 3.5.21,
+	// with flags and with YAML.
+	{setting: setting{flag: "pre-vote", yaml: "pre-vote",
+		why: "3.5 runs raft pre-vote by default and 3.4 does not; pinning it keeps election behaviour"},
+		formats: bothFormats, v34: "false", v35: "true"},
+	// YAML only. 3.4.23 etcdmain/config.go:253 fs.BoolVar(&cfg.ec.EnableGRPCGateway,
+	// "enable-grpc-gateway", true, ...) is a literal true, but 3.4.23 embed/config.go NewConfig
+	// (lines 397-448) does not set EnableGRPCGateway, so a config file leaves it false. [S35]
+	// NewConfig EnableGRPCGateway: true (embed/config.go:520), and the 3.5 flag defaults to it
+	// (etcdmain/config.go:300). Measured: POST /v3/kv/range answers 404 on 3.4.23 with a YAML
+	// file and 200 with flags; 200 on 3.5.21 with either. The same holds for 3.4.32-3.4.45,
+	// whose NewConfig differs from 3.4.23's only in the URL field names.
+	{setting: setting{flag: "enable-grpc-gateway", yaml: "enable-grpc-gateway",
+		why: "3.4 reads a config file onto embed.NewConfig(), which leaves the gRPC gateway off (the flag's default of on does not apply to config files), while 3.5 turns it on; without the pin the HTTP/JSON API (POST /v3/kv/range, ...) answers 404 on 3.4 where it answered on 3.5, or appears on 3.5 where 3.4 did not serve it"},
+		formats: []Format{FormatYAML}, v34: "false", v35: "true"},
 }
 
 // nextClusterVersionCompatible lets a 3.4.32+ member start on 3.5 data and

@@ -58,28 +58,41 @@ func parse(f Format, content []byte) (*doc, error) {
 	return d, nil
 }
 
+// settings is what the translation rules edit: a file (*doc) or an
+// argument list (*argDoc). Keys are in the form of the settings' format:
+// flag names for env files and arguments, YAML paths for config files.
+type settings interface {
+	format() Format
+	find(key string) []*entry
+	has(key string) bool
+	remove(e *entry)
+	rename(e *entry, key string)
+	setValue(e *entry, v string)
+	add(key, value string)
+}
+
 // downgrade: 3.5 → 3.4.
-func downgrade(d *doc) []Change {
+func downgrade(d settings) []Change {
 	var cs []Change
 	for _, s := range only35 {
-		if dropAll(d, s.key(d.format)) {
+		if dropAll(d, s.key(d.format())) {
 			cs = append(cs, Change{Op: Drop, Key: s.name(), Note: s.note, Reason: s.why})
 		}
 	}
 	cs = append(cs, renameSetting(d, freelist.v35, freelist.v34)...)
-	for _, p := range downgradePins {
-		if k := p.key(d.format); !d.has(k) {
-			d.add(k, p.value)
-			cs = append(cs, Change{Op: Pin, Key: p.name(), Value: p.value, Note: p.note, Reason: p.why})
+	for _, dd := range defaultDiffs {
+		if k := dd.key(d.format()); dd.in(d.format()) && !d.has(k) {
+			d.add(k, dd.v35)
+			cs = append(cs, Change{Op: Pin, Key: dd.name(), Value: dd.v35, Note: "3.5 default", Reason: dd.why})
 		}
 	}
 	s := nextClusterVersionCompatible
-	k := s.key(d.format)
+	k := s.key(d.format())
 	switch es := d.find(k); {
 	case len(es) == 0:
 		d.add(k, "true")
 		cs = append(cs, Change{Op: Add, Key: s.name(), Value: "true", Reason: s.why})
-	case !isTrue(d.format, es[len(es)-1].value):
+	case !isTrue(d.format(), es[len(es)-1].value):
 		last := es[len(es)-1]
 		old := last.value
 		for _, e := range es[:len(es)-1] {
@@ -92,10 +105,11 @@ func downgrade(d *doc) []Change {
 }
 
 // upgrade: 3.4 → 3.5, also the rollback of a downgrade. The pins a
-// downgrade wrote equal 3.5's defaults and stay.
-func upgrade(d *doc) []Change {
+// downgrade wrote equal 3.5's defaults and stay; where a 3.4 default was in
+// effect, it is pinned so that the member behaves as it did on 3.4.
+func upgrade(d settings) []Change {
 	var cs []Change
-	f := d.format
+	f := d.format()
 	s := nextClusterVersionCompatible
 	if dropAll(d, s.key(f)) {
 		cs = append(cs, Change{Op: Remove, Key: s.name(), Reason: "3.5 does not have this 3.4 setting; it only let 3.4 join the 3.5 cluster"})
@@ -136,11 +150,24 @@ func upgrade(d *doc) []Change {
 		d.setValue(last, "zap")
 		cs = append(cs, Change{Op: Set, Key: loggerSetting.name(), Old: "capnslog", Value: "zap", Reason: loggerSetting.why})
 	}
+	for _, dd := range defaultDiffs {
+		k := dd.key(f)
+		if !dd.in(f) || d.has(k) {
+			continue
+		}
+		if dd.refused34 != "" {
+			d.add(k, dd.v35)
+			cs = append(cs, Change{Op: Set, Key: dd.name(), Old: dd.v34, Value: dd.v35, Note: "3.4 default", Reason: dd.refused34})
+			continue
+		}
+		d.add(k, dd.v34)
+		cs = append(cs, Change{Op: Pin, Key: dd.name(), Value: dd.v34, Note: "3.4 default", Reason: dd.why})
+	}
 	return cs
 }
 
 // dropAll removes every occurrence of key and reports whether there was one.
-func dropAll(d *doc, key string) bool {
+func dropAll(d settings, key string) bool {
 	if key == "" {
 		return false
 	}
@@ -154,8 +181,8 @@ func dropAll(d *doc, key string) bool {
 // renameSetting moves from's value to to's name. The last occurrence of
 // from is the one etcd used; a to already present was ignored by the
 // source version, so it gives way rather than override the value in use.
-func renameSetting(d *doc, from, to setting) []Change {
-	fk, tk := from.key(d.format), to.key(d.format)
+func renameSetting(d settings, from, to setting) []Change {
+	fk, tk := from.key(d.format()), to.key(d.format())
 	src := d.find(fk)
 	if len(src) == 0 {
 		return nil

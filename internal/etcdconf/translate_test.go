@@ -130,29 +130,29 @@ ETCD_PRE_VOTE=true
 		name: "env upgrade: a 3.4 capnslog setup",
 		from: "3.4.23", to: "3.5.21",
 		in:      "ETCD_NAME=s1\nETCD_DEBUG=true\nETCD_LOG_PACKAGE_LEVELS=etcdserver=DEBUG\nETCD_LOG_OUTPUT=default\nETCD_LOGGER='capnslog'\n",
-		want:    "ETCD_NAME=s1\nETCD_LOG_LEVEL=debug\nETCD_LOGGER='zap'\n",
-		summary: "debug→log-level=debug, -log-package-levels, -log-output, logger=capnslog→zap",
+		want:    "ETCD_NAME=s1\nETCD_LOG_LEVEL=debug\nETCD_LOGGER='zap'\n# added by terraform-provider-etcd for an etcd version change\nETCD_PRE_VOTE=false\n",
+		summary: "debug→log-level=debug, -log-package-levels, -log-output, logger=capnslog→zap, +pre-vote=false (pinned: 3.4 default)",
 	},
 	{
 		name: "env upgrade: debug with an explicit log level, capnslog by default",
 		from: "3.4.23", to: "3.5.21",
 		in:      "ETCD_LOG_LEVEL=warn\nETCD_DEBUG=true\n",
-		want:    "ETCD_LOG_LEVEL=warn\n",
-		summary: "-debug",
+		want:    "ETCD_LOG_LEVEL=warn\n# added by terraform-provider-etcd for an etcd version change\nETCD_LOGGER=zap\nETCD_PRE_VOTE=false\n",
+		summary: "-debug, logger=capnslog→zap (3.4 default), +pre-vote=false (pinned: 3.4 default)",
 	},
 	{
 		name: "env upgrade: debug under zap never set the level in 3.4",
 		from: "3.4.34", to: "3.5.21",
-		in:      "ETCD_LOGGER=zap\nETCD_DEBUG=1\n",
-		want:    "ETCD_LOGGER=zap\n",
+		in:      "ETCD_LOGGER=zap\nETCD_DEBUG=1\nETCD_PRE_VOTE=true\n",
+		want:    "ETCD_LOGGER=zap\nETCD_PRE_VOTE=true\n",
 		summary: "-debug",
 	},
 	{
 		name: "env upgrade: debug=false",
 		from: "3.4.34", to: "3.5.21",
 		in:      "ETCD_DEBUG=false\nETCD_NAME=s1",
-		want:    "ETCD_NAME=s1",
-		summary: "-debug",
+		want:    "ETCD_NAME=s1\n# added by terraform-provider-etcd for an etcd version change\nETCD_LOGGER=zap\nETCD_PRE_VOTE=false\n",
+		summary: "-debug, logger=capnslog→zap (3.4 default), +pre-vote=false (pinned: 3.4 default)",
 	},
 	{
 		name: "env patch: untouched, even 3.5-only settings on 3.4",
@@ -207,37 +207,38 @@ some-future-key: {a: 1}
 # added by terraform-provider-etcd for an etcd version change
 logger: zap
 pre-vote: true
+enable-grpc-gateway: true
 next-cluster-version-compatible: true
 `,
-		summary: "-socket-reuse-port, -socket-reuse-address, -client-cert-file, -client-key-file, -peer-client-key-file, -experimental-snapshot-catchup-entries, -peer-transport-security.allowed-cn (not in 3.4's config file: peer CN check off), backend-bbolt-freelist-type→experimental-backend-bbolt-freelist-type, +logger=zap (pinned: 3.5 default), +pre-vote=true (pinned: 3.5 default), +next-cluster-version-compatible",
+		summary: "-socket-reuse-port, -socket-reuse-address, -client-cert-file, -client-key-file, -peer-client-key-file, -experimental-snapshot-catchup-entries, -peer-transport-security.allowed-cn (not in 3.4's config file: peer CN check off), backend-bbolt-freelist-type→experimental-backend-bbolt-freelist-type, +logger=zap (pinned: 3.5 default), +pre-vote=true (pinned: 3.5 default), +enable-grpc-gateway=true (pinned: 3.5 default), +next-cluster-version-compatible",
 	},
 	{
 		name:   "yaml downgrade: flow socket-options and quoted values",
 		format: FormatYAML, from: "3.5.21", to: "3.4.34",
-		in:      "---\nsocket-options: {reuse-port: true}\nlogger: \"zap\"\npre-vote: yes\nnext-cluster-version-compatible: 'off'\n...\n",
-		want:    "---\nlogger: \"zap\"\npre-vote: yes\nnext-cluster-version-compatible: 'true'\n...\n",
+		in:      "---\nsocket-options: {reuse-port: true}\nlogger: \"zap\"\npre-vote: yes\nenable-grpc-gateway: on\nnext-cluster-version-compatible: 'off'\n...\n",
+		want:    "---\nlogger: \"zap\"\npre-vote: yes\nenable-grpc-gateway: on\nnext-cluster-version-compatible: 'true'\n...\n",
 		summary: "-socket-reuse-port, next-cluster-version-compatible=off→true",
 	},
 	{
 		name:   "yaml downgrade: added settings go before the document end",
 		format: FormatYAML, from: "3.5.21", to: "3.4.34",
 		in:      "name: s1\n...\n# trailing note\n",
-		want:    "name: s1\n# added by terraform-provider-etcd for an etcd version change\nlogger: zap\npre-vote: true\nnext-cluster-version-compatible: true\n...\n# trailing note\n",
-		summary: "+logger=zap (pinned: 3.5 default), +pre-vote=true (pinned: 3.5 default), +next-cluster-version-compatible",
+		want:    "name: s1\n# added by terraform-provider-etcd for an etcd version change\nlogger: zap\npre-vote: true\nenable-grpc-gateway: true\nnext-cluster-version-compatible: true\n...\n# trailing note\n",
+		summary: "+logger=zap (pinned: 3.5 default), +pre-vote=true (pinned: 3.5 default), +enable-grpc-gateway=true (pinned: 3.5 default), +next-cluster-version-compatible",
 	},
 	{
 		name:   "yaml downgrade: an empty value gets one",
 		format: FormatYAML, from: "3.5.21", to: "3.4.34",
-		in:      "logger: zap\npre-vote: true\nnext-cluster-version-compatible:   # set me\n",
-		want:    "logger: zap\npre-vote: true\nnext-cluster-version-compatible: true   # set me\n",
+		in:      "logger: zap\npre-vote: true\nenable-grpc-gateway: false\nnext-cluster-version-compatible:   # set me\n",
+		want:    "logger: zap\npre-vote: true\nenable-grpc-gateway: false\nnext-cluster-version-compatible: true   # set me\n",
 		summary: `next-cluster-version-compatible=""→true`,
 	},
 	{
 		name:   "yaml upgrade: capnslog config from 3.4",
 		format: FormatYAML, from: "3.4.23", to: "3.5.21",
 		in:      "name: s1\nlogger: capnslog # old\ndebug: true\nlog-package-levels: etcdmain=CRITICAL\nlog-output: default\nexperimental-backend-bbolt-freelist-type: \"array\"\nclient-transport-security:\n  cert-file: /c\n",
-		want:    "name: s1\nlogger: zap # old\nlog-level: debug\nbackend-bbolt-freelist-type: \"array\"\nclient-transport-security:\n  cert-file: /c\n",
-		summary: "debug→log-level=debug, -log-package-levels, -log-output, experimental-backend-bbolt-freelist-type→backend-bbolt-freelist-type, logger=capnslog→zap",
+		want:    "name: s1\nlogger: zap # old\nlog-level: debug\nbackend-bbolt-freelist-type: \"array\"\nclient-transport-security:\n  cert-file: /c\n# added by terraform-provider-etcd for an etcd version change\npre-vote: false\nenable-grpc-gateway: false\n",
+		summary: "debug→log-level=debug, -log-package-levels, -log-output, experimental-backend-bbolt-freelist-type→backend-bbolt-freelist-type, logger=capnslog→zap, +pre-vote=false (pinned: 3.4 default), +enable-grpc-gateway=false (pinned: 3.4 default)",
 	},
 }
 

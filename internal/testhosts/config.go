@@ -115,7 +115,8 @@ func yamlScalar(v string) string {
 }
 
 // sshdConfig is the sshd_config of one host: its own address, host key, pid
-// file and the sandbox's authorized key, nothing from /etc/ssh.
+// file and the sandbox's authorized keys for root and the sudo user, nothing
+// from /etc/ssh.
 func sshdConfig(h *Host, authorizedKeys string) string {
 	return fmt.Sprintf(`# sshd of testhosts host %[1]s, one per loopback address.
 ListenAddress %[2]s:22
@@ -138,5 +139,12 @@ MaxStartups 100
 SetEnv PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
 Subsystem sftp internal-sftp
 PrintMotd no
-`, h.Name, h.Addr, h.hostKeyFile(), h.sshdPidFile(), authorizedKeys)
+# The sudo user logs in with the same keys. sshd reads authorized keys files
+# as the user logging in, who cannot read root's, so the keys reach it
+# through a command that sshd runs as root.
+Match User %[6]s
+	AuthorizedKeysFile none
+	AuthorizedKeysCommand /bin/cat %[7]s
+	AuthorizedKeysCommandUser root
+`, h.Name, h.Addr, h.hostKeyFile(), h.sshdPidFile(), authorizedKeys, SudoUser, strings.ReplaceAll(authorizedKeys, "%", "%%"))
 }

@@ -46,14 +46,15 @@ var healthClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKe
 type Host struct {
 	Name      string // etcd member name: s1, s2, ...
 	Addr      string // 127.0.N.i; sshd listens on Addr:22
-	Root      string // Root/etc/etcd, Root/var/lib/etcd and Root/usr/local/bin are the host's /etc/etcd, ...
+	Root      string // the host's files on this machine; see Path
 	ClientURL string // http://Addr:2379, or https:// with Options.TLS
 	PeerURL   string // http://Addr:2380, or https:// with Options.TLS
 
 	HostKey            ssh.PublicKey // the sshd's ed25519 host key
 	HostKeyFingerprint string        // "SHA256:...", as ssh prints it
 
-	sb *Sandbox
+	sb     *Sandbox
+	owners []ownership // set inside the host when it starts
 	// Guarded by sb.mu.
 	ns     string // the mount namespace, "mnt:[...]"
 	holder proc   // keeps ns alive whether or not sshd runs
@@ -71,17 +72,41 @@ func (h *Host) sshdConfigFile() string {
 // SSHDLog is the sshd's log file (sshd -D -e), on this machine's file system.
 func (h *Host) SSHDLog() string { return filepath.Join(h.sshdDir(), "sshd.log") }
 
-// Path returns where the host's path p (under /etc/etcd, /var/lib/etcd or
-// /usr/local/bin) is on this machine's file system.
-func (h *Host) Path(p string) string { return filepath.Join(h.Root, p) }
+// Path returns where the host's path p is on this machine's file system,
+// Root+p. Under /etc/etcd, /var/lib/etcd and /usr/local/bin, which are bound
+// to these folders, that is the host's file itself: read and write it freely.
+// Elsewhere under the overlaid directories (/etc, /usr/bin,
+// /usr/lib/systemd/system, /opt, /var/lib/dpkg, /home) it is the overlay's
+// upper layer, which holds only what the host created or changed, and is not
+// reliably seen by a running host when written from outside: inspect those
+// paths with Stat or Exec, and change them with Exec. Paths outside all of
+// these are the machine's own, not the host's. On a merged-/usr machine
+// (/lib -> usr/lib) a /lib/... path is taken as the /usr/lib/... it is.
+func (h *Host) Path(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/lib/"); ok && mergedUsr() {
+		p = "/usr/lib/" + rest
+	}
+	return filepath.Join(h.Root, p)
+}
+
+// mergedUsr reports whether this machine's /lib is a link to /usr/lib, as on
+// Debian 12.
+func mergedUsr() bool {
+	target, err := os.Readlink("/lib")
+	return err == nil && (target == "usr/lib" || target == "/usr/lib")
+}
 
 func (h *Host) etcdPidFile() string { return h.Path("/var/lib/etcd/etcd.pid") }
 
-// writeFiles creates the host's folders, host key, sshd config, stand-ins and
-// etcd binaries.
-func (h *Host) writeFiles(tools map[string]string) error {
-	for _, d := range []string{"etc/etcd", "var/lib/etcd", "usr/local/bin", "sshd"} {
-		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+// writeFiles creates the host's folders and overlay layers, host key, sshd
+// config, stand-ins, sudoers rule and etcd binaries.
+func (h *Host) writeFiles(opts Options, tools map[string]string) error {
+	dirs := []string{h.Path("/etc/etcd"), h.Path("/var/lib/etcd"), h.Path("/usr/local/bin"), h.sshdDir()}
+	for _, d := range overlaid {
+		dirs = append(dirs, h.Path(d), h.overlayWorkDir(d))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
@@ -116,7 +141,10 @@ func (h *Host) writeFiles(tools map[string]string) error {
 	if err := os.WriteFile(h.Path("/usr/local/bin/journalctl"), journalctlStandin, 0o755); err != nil {
 		return err
 	}
-	return h.installTools(tools)
+	if err := h.writeSudoers(opts.SudoPolicy); err != nil {
+		return err
+	}
+	return h.installEtcd(opts.Shape, opts.EtcdVersion, tools)
 }
 
 func (h *Host) writeEtcdConfig(opts Options, token string) error {
@@ -129,24 +157,7 @@ func (h *Host) writeEtcdConfig(opts Options, token string) error {
 		}
 		maps.Copy(extra, opts.ExtraEnv)
 	}
-	settings := memberSettings(h, h.sb.Hosts, token, extra)
-	if opts.ConfigFormat == "yaml" {
-		if err := os.WriteFile(h.Path(YAMLFile), yamlFile(h.Name, settings), 0o644); err != nil {
-			return err
-		}
-		env := fmt.Sprintf("# etcd member %s (written by testhosts): settings are in the config file\nETCD_CONFIG_FILE=%s\n", h.Name, YAMLFile)
-		return os.WriteFile(h.Path(EnvFile), []byte(env), 0o644)
-	}
-	return os.WriteFile(h.Path(EnvFile), envFile(h.Name, settings), 0o644)
-}
-
-func (h *Host) installTools(tools map[string]string) error {
-	for name, src := range tools {
-		if err := copyExecutable(src, h.Path("/usr/local/bin/"+name)); err != nil {
-			return fmt.Errorf("%s: install %s: %w", h.Name, name, err)
-		}
-	}
-	return nil
+	return h.writeUnitAndConfig(opts, memberSettings(h, h.sb.Hosts, token, extra))
 }
 
 // startNamespace starts the process that owns the host's mount namespace and
@@ -198,21 +209,56 @@ func (h *Host) startNamespace(ctx context.Context, lock *os.File) error {
 	}
 
 	// The script checks once more that it runs in that namespace, not this
-	// machine's, before it mounts anything. Root's ~/.bashrc, which bash
-	// reads for every SSH command, is swapped for Debian's default: the test
-	// runner's (pyenv, toolchains) slows every command down, and anything it
-	// prints would end up in the provider's command output.
+	// machine's, before it mounts anything. The overlays come first: the
+	// bind mounts land on /etc/etcd inside the host's own /etc. A directory
+	// this machine lacks gets no overlay (there is nothing to lay over).
+	// /run is a tmpfs of the host's own, as on a machine of its own: the
+	// systemctl stand-in keeps its state there, sudo its timestamps, and
+	// sshd needs its privilege separation directory. Root's ~/.bashrc, which
+	// bash reads for every SSH command, is swapped for Debian's default: the
+	// test runner's (pyenv, toolchains) slows every command down, and
+	// anything it prints would end up in the provider's command output.
 	const mounts = `set -e
-[ "$(readlink /proc/self/ns/mnt)" = "$2" ] || { echo "not in the host's mount namespace" >&2; exit 1; }
-mount --bind "$1/etc/etcd" /etc/etcd
-mount --bind "$1/var/lib/etcd" /var/lib/etcd
-mount --bind "$1/usr/local/bin" /usr/local/bin
-if [ -f /root/.bashrc ]; then mount --bind "$3" /root/.bashrc; fi`
-	out, err := exec.CommandContext(ctx, "nsenter", h.nsFlag(holder), "--", "sh", "-c", mounts, "sh", h.Root, ns, h.bashrcFile()).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: bind mounts: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+root=$1 ns=$2 bashrc=$3
+shift 3
+[ "$(readlink /proc/self/ns/mnt)" = "$ns" ] || { echo "not in the host's mount namespace" >&2; exit 1; }
+for d in "$@"; do
+	[ -d "$d" ] || continue
+	mount -t overlay overlay -o "lowerdir=$d,upperdir=$root$d,workdir=$root/.overlay$d" "$d"
+done
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir -p /run/sshd
+mount --bind "$root/etc/etcd" /etc/etcd
+mount --bind "$root/var/lib/etcd" /var/lib/etcd
+mount --bind "$root/usr/local/bin" /usr/local/bin
+if [ -f /root/.bashrc ]; then mount --bind "$bashrc" /root/.bashrc; fi`
+	args := append([]string{h.Root, ns, h.bashrcFile()}, overlaid...)
+	if _, stderr, err := h.nsRun(ctx, holder, mounts, args...); err != nil {
+		return fmt.Errorf("%s: mounts: %w: %s", h.Name, err, strings.TrimSpace(stderr))
+	}
+	var status string
+	if h.sb.Shape == ShapeDebian {
+		status = dpkgStatus(h.sb.EtcdVersion)
+	}
+	if _, stderr, err := h.nsRun(ctx, holder, h.provisionScript(), h.sb.SudoPassword, status); err != nil {
+		return fmt.Errorf("%s: users and owners: %w: %s", h.Name, err, strings.TrimSpace(stderr))
 	}
 	return nil
+}
+
+// nsRun runs `sh -c script sh args...` as root in the host's namespace,
+// with root's PATH, and returns stdout and stderr apart.
+func (h *Host) nsRun(ctx context.Context, holder proc, script string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{h.nsFlag(holder), "--", "sh", "-c", script, "sh"}, args...)...)
+	cmd.Env = hostEnv
+	cmd.Dir = "/"
+	// A script that leaves a background process holding its output would
+	// otherwise keep it waiting for that process's end.
+	cmd.WaitDelay = 5 * time.Second
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 func (h *Host) nsFlag(holder proc) string {

@@ -1,12 +1,20 @@
 // Package testhosts runs throwaway "hosts" for the provider's acceptance
 // tests, `make demo` and `make bench`: one real OpenSSH sshd per loopback
-// address 127.0.N.i, each in its own mount namespace where /etc/etcd,
-// /var/lib/etcd and /usr/local/bin are per-host folders, and optionally a real
-// etcd cluster on them, run by a systemctl stand-in. The provider reaches them
-// exactly as it reaches real machines: SSH on port 22, host keys checked, the
-// default service commands.
+// address 127.0.N.i, each in its own mount namespace, and optionally a real
+// etcd cluster on them, run by a systemctl stand-in from a real unit file.
+// The provider reaches them exactly as it reaches real machines: SSH on port
+// 22 as root or as a sudo user, host keys checked, the default service
+// commands.
 //
-// Everything needs root: mount namespaces, bind mounts and port 22.
+// In its namespace each host has its own /etc, /usr/bin,
+// /usr/lib/systemd/system, /opt, /var/lib/dpkg and /home (overlays on the
+// machine's, so users, sudoers, unit files and packages of its own never
+// touch the machine), its own /run (a tmpfs), and /etc/etcd, /var/lib/etcd
+// and /usr/local/bin bound to plain per-host folders. Options.Shape lays
+// etcd out as an installer would (kubespray, rpm, debian, ...), with the real
+// owners and modes.
+//
+// Everything needs root: mount namespaces, overlay and bind mounts, port 22.
 //
 // In a test:
 //
@@ -19,8 +27,9 @@
 //	sb.Hosts[2].Exec(ctx, "kill -STOP $(cat /var/lib/etcd/etcd.pid)") // fault: anything, as root on the host
 //
 // ForTest skips the test, saying why and how to fix it, when the machine
-// lacks root, sshd or the cached binaries (scripts/prereqs.sh), and closes
-// the sandbox when the test ends.
+// lacks root, sshd, sudo or the cached binaries (scripts/prereqs.sh), and
+// fails it instead when TF_ACC is set; it closes the sandbox when the test
+// ends.
 package testhosts
 
 import (
@@ -48,7 +57,10 @@ import (
 // DefaultEtcdVersion is the cluster version when Options.EtcdVersion is "".
 const DefaultEtcdVersion = "3.5.21"
 
-const sshdPath = "/usr/sbin/sshd"
+const (
+	sshdPath = "/usr/sbin/sshd"
+	sudoPath = "/usr/bin/sudo"
+)
 
 // Options configure Start. The zero value is a 3-member etcd 3.5.21 cluster
 // with an env-file config on a free address block in a temp dir.
@@ -75,6 +87,40 @@ type Options struct {
 	// block lock is also held by the hosts' processes, so no one else takes
 	// the block until Load(Dir).Close() stops them.
 	Detached bool
+
+	// Shape lays etcd out on every host as an installer would, with a real
+	// unit file and the owners and modes that installer leaves:
+	//
+	//	shape      binary                                   unit file (User=)                               config
+	//	""         /usr/local/bin/etcd                      /etc/systemd/system/etcd.service (none)         /etc/etcd/etcd.env root:root 0644 (or ConfigFormat yaml)
+	//	kubespray  /usr/local/bin/etcd                      /etc/systemd/system/etcd.service (root)         /etc/etcd.env root:root 0640
+	//	rpm        /usr/bin/etcd                            /usr/lib/systemd/system/etcd.service (etcd)     /etc/etcd/etcd.conf root:etcd 0640 (EnvironmentFile=-)
+	//	debian     /usr/bin/etcd, dpkg's (etcd-server)      /lib/systemd/system/etcd.service (etcd)         /etc/default/etcd root:root 0644, ExecStart=/usr/bin/etcd $DAEMON_ARGS
+	//	percona    /usr/bin/etcd                            /etc/systemd/system/etcd.service (etcd)         /etc/etcd/etcd.conf.yaml etcd:etcd 0640 (--config-file)
+	//	hardway    /usr/local/bin/etcd                      /etc/systemd/system/etcd.service (none)         none: every setting in ExecStart
+	//	symlink    /usr/local/bin/etcd -> /opt/etcd-<v>/etcd /etc/systemd/system/etcd.service (etcd)        /etc/etcd/etcd.env etcd:etcd 0640
+	//
+	// Binaries are root:root 0755; the data dir belongs to the unit's user.
+	Shape string
+
+	// UnitType is the unit's Type=: "notify" (default; start returns once
+	// etcd serves clients), "simple" (start returns at the fork) or "exec".
+	UnitType string
+
+	// ConfigSymlink makes the config file a symlink to the real file in a
+	// directory of its own, e.g. /etc/etcd/etcd.env ->
+	// /etc/etcd/etcd.env.d/etcd.env (Sandbox.ConfigTarget).
+	ConfigSymlink bool
+
+	// DaemonArgs is the DAEMON_ARGS of the debian shape's /etc/default/etcd:
+	// flags its unit passes to etcd ($DAEMON_ARGS, split at whitespace).
+	DaemonArgs string
+
+	// SudoPolicy is the sudoers rule of the "deploy" user (Sandbox.SudoUser):
+	// "" allows everything without a password (NOPASSWD); "password" asks
+	// for Sandbox.SudoPassword; "requiretty" is NOPASSWD but refuses to run
+	// without a terminal.
+	SudoPolicy string
 }
 
 // Sandbox is a set of hosts, and usually an etcd cluster on them.
@@ -87,7 +133,22 @@ type Sandbox struct {
 
 	Block        int    // hosts are 127.0.<Block>.1..n
 	EtcdVersion  string // the version the cluster was started with; "" with NoEtcd
-	ConfigFormat string // "env" or "yaml"
+	ConfigFormat string // "env", "yaml" or "flags" (hardway: settings in ExecStart)
+
+	// The hosts' layout (see Options.Shape), as paths on a host.
+	Shape        string
+	BinaryPath   string // the etcd the unit runs, e.g. /usr/bin/etcd
+	UnitFile     string // e.g. /lib/systemd/system/etcd.service
+	UnitType     string // the unit's Type=
+	RunUser      string // the user etcd runs as: the unit's User=, or root
+	ConfigTarget string // with Options.ConfigSymlink, the file ConfigFile() links to
+
+	// SudoUser ("deploy") logs in with PrivateKeyFile like root and may run
+	// anything through the real sudo, per SudoPolicy; SudoPassword is its
+	// password with SudoPolicy "password".
+	SudoUser     string
+	SudoPolicy   string
+	SudoPassword string
 
 	// With Options.TLS: the CA that signed every member's certificates, and
 	// a client certificate with CN root (ClientCertName) that the members
@@ -129,7 +190,20 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		}
 	}
 
-	s := &Sandbox{EtcdVersion: opts.EtcdVersion, ConfigFormat: opts.ConfigFormat}
+	sh := shapes[opts.Shape]
+	s := &Sandbox{
+		EtcdVersion: opts.EtcdVersion, ConfigFormat: opts.ConfigFormat,
+		Shape: opts.Shape, BinaryPath: sh.binary, UnitFile: sh.unitFile, UnitType: opts.UnitType, RunUser: sh.runAs(),
+		SudoUser: SudoUser, SudoPolicy: opts.SudoPolicy,
+	}
+	if opts.ConfigSymlink {
+		s.ConfigTarget = configTarget(s.ConfigFile())
+	}
+	if opts.SudoPolicy == "password" {
+		if s.SudoPassword, err = randomPassword(); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -148,12 +222,15 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 
-	// The bind mounts need a directory to cover. On the machine itself these
-	// stay empty; only the hosts' namespaces see content there.
-	for _, d := range []string{"/etc/etcd", "/var/lib/etcd", "/run/sshd"} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	// Overlay mount options separate paths with ',' and ':'.
+	if strings.ContainsAny(s.Dir, ",:\\ \t\n") {
+		return nil, fmt.Errorf("testhosts: sandbox directory %q: overlay mounts cannot name a path with ',', ':', '\\' or white space; choose another Dir", s.Dir)
+	}
+	// The bind mount of /var/lib/etcd needs a directory to cover. On the
+	// machine itself it stays empty; only the hosts' namespaces see content
+	// there. (/etc/etcd is in each host's own /etc.)
+	if err := os.MkdirAll("/var/lib/etcd", 0o755); err != nil {
+		return nil, err
 	}
 
 	if err := s.writeClientKey(); err != nil {
@@ -177,7 +254,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 			PeerURL:   scheme + addr + ":2380",
 			sb:        s,
 		}
-		if err := h.writeFiles(tools); err != nil {
+		if err := h.writeFiles(opts, tools); err != nil {
 			return nil, err
 		}
 		if ca != nil {
@@ -234,12 +311,39 @@ func (o Options) withDefaults() (Options, error) {
 	} else if o.EtcdVersion == "" {
 		o.EtcdVersion = DefaultEtcdVersion
 	}
-	switch o.ConfigFormat {
-	case "":
-		o.ConfigFormat = "env"
-	case "env", "yaml":
-	default:
+	sh, ok := shapes[o.Shape]
+	if !ok {
+		return o, fmt.Errorf("testhosts: Shape %q: want one of %q", o.Shape, Shapes)
+	}
+	switch {
+	case o.Shape == ShapeDefault && (o.ConfigFormat == "" || o.ConfigFormat == "env" || o.ConfigFormat == "yaml"):
+		if o.ConfigFormat == "" {
+			o.ConfigFormat = "env"
+		}
+	case o.Shape == ShapeDefault:
 		return o, fmt.Errorf("testhosts: ConfigFormat %q: want env or yaml", o.ConfigFormat)
+	case o.ConfigFormat == "" || o.ConfigFormat == sh.format:
+		o.ConfigFormat = sh.format
+	default:
+		return o, fmt.Errorf("testhosts: ConfigFormat %q: the %s shape's config is %s", o.ConfigFormat, o.Shape, sh.format)
+	}
+	switch o.UnitType {
+	case "":
+		o.UnitType = "notify"
+	case "notify", "simple", "exec":
+	default:
+		return o, fmt.Errorf("testhosts: UnitType %q: want notify, simple or exec", o.UnitType)
+	}
+	switch o.SudoPolicy {
+	case "", "password", "requiretty":
+	default:
+		return o, fmt.Errorf("testhosts: SudoPolicy %q: want \"\", password or requiretty", o.SudoPolicy)
+	}
+	if o.ConfigSymlink && sh.format == "flags" {
+		return o, fmt.Errorf("testhosts: ConfigSymlink: the %s shape has no config file", o.Shape)
+	}
+	if o.DaemonArgs != "" && o.Shape != ShapeDebian {
+		return o, errors.New("testhosts: DaemonArgs: only the debian shape has DAEMON_ARGS")
 	}
 	if o.Block < 0 || o.Block > 254 {
 		return o, fmt.Errorf("testhosts: Block %d: want 1-254, or 0 for a free one", o.Block)
@@ -261,9 +365,23 @@ func Prerequisites(opts Options) error {
 	if !isExecutable(sshdPath) {
 		return fmt.Errorf("%s not found: install openssh-server (scripts/prereqs.sh does)", sshdPath)
 	}
-	for _, tool := range []string{"unshare", "nsenter", "setsid", "mount"} {
+	for _, tool := range []string{"unshare", "nsenter", "setsid", "setpriv", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not found: install util-linux (scripts/prereqs.sh does)", tool)
+		}
+	}
+	for _, tool := range []string{"useradd", "groupadd", "chpasswd"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: install passwd (scripts/prereqs.sh does)", tool)
+		}
+	}
+	// Every host has a sudo user; its sudo is the machine's, setuid root.
+	if fi, err := os.Stat(sudoPath); err != nil || fi.Mode()&os.ModeSetuid == 0 {
+		return fmt.Errorf("%s not found or not setuid: install sudo (scripts/prereqs.sh does)", sudoPath)
+	}
+	if sh := shapes[opts.Shape]; strings.HasPrefix(sh.unitFile, "/usr/lib/") || strings.HasPrefix(sh.unitFile, "/lib/") {
+		if fi, err := os.Stat("/usr/lib/systemd/system"); err != nil || !fi.IsDir() {
+			return fmt.Errorf("the %s shape's unit goes to /usr/lib/systemd/system, which this machine lacks (install systemd)", opts.Shape)
 		}
 	}
 	if wildcardSSHListener() {
@@ -386,12 +504,14 @@ func (s *Sandbox) Host(name string) *Host {
 }
 
 // ConfigFile is the member config path the provider's service.config_file
-// should name: EnvFile, or YAMLFile in the yaml format.
+// should name: the shape's config file (EnvFile, or YAMLFile in the yaml
+// format, for the default shape), "" for the hardway shape, whose settings
+// are all in the unit's ExecStart.
 func (s *Sandbox) ConfigFile() string {
-	if s.ConfigFormat == "yaml" {
+	if s.Shape == ShapeDefault && s.ConfigFormat == "yaml" {
 		return YAMLFile
 	}
-	return EnvFile
+	return shapes[s.Shape].configFile
 }
 
 // SSHClientConfig is a client config for root on every host, with host keys
@@ -413,14 +533,16 @@ func (s *Sandbox) SSHClientConfig() (*ssh.ClientConfig, error) {
 	}, nil
 }
 
-// InstallEtcd copies version's etcd, and its etcdctl and etcdutl where they
-// exist, into every host's /usr/local/bin. Running members are not restarted.
-func (s *Sandbox) InstallEtcd(version string) error {
+// InstallEtcd installs version's etcd, and its etcdctl and etcdutl where
+// they exist, on every host where the shape keeps them: BinaryPath and its
+// directory, or for the symlink shape /opt/etcd-<version>/ with the links
+// in /usr/local/bin pointed there. Running members are not restarted.
+func (s *Sandbox) InstallEtcd(ctx context.Context, version string) error {
 	tools, err := etcdTools(version)
 	if err != nil {
 		return err
 	}
-	return s.eachHost(func(h *Host) error { return h.installTools(tools) })
+	return s.eachHost(func(h *Host) error { return h.installEtcdLive(ctx, s.Shape, version, tools) })
 }
 
 // etcdTools maps tool name to path for version; etcd is required, etcdctl
@@ -534,6 +656,15 @@ type state struct {
 	Block          int         `json:"block"`
 	EtcdVersion    string      `json:"etcd_version,omitempty"`
 	ConfigFormat   string      `json:"config_format"`
+	Shape          string      `json:"shape,omitempty"`
+	BinaryPath     string      `json:"binary_path,omitempty"`
+	UnitFile       string      `json:"unit_file,omitempty"`
+	UnitType       string      `json:"unit_type,omitempty"`
+	RunUser        string      `json:"run_user,omitempty"`
+	ConfigTarget   string      `json:"config_target,omitempty"`
+	SudoUser       string      `json:"sudo_user,omitempty"`
+	SudoPolicy     string      `json:"sudo_policy,omitempty"`
+	SudoPassword   string      `json:"sudo_password,omitempty"` // a throwaway sandbox's, like its private key file
 	KnownHostsFile string      `json:"known_hosts_file"`
 	PrivateKeyFile string      `json:"private_key_file"`
 	TLS            bool        `json:"tls,omitempty"`
@@ -561,6 +692,8 @@ func (s *Sandbox) save() error {
 	st := state{
 		Dir: s.Dir, TempDir: s.tempDir, Block: s.Block,
 		EtcdVersion: s.EtcdVersion, ConfigFormat: s.ConfigFormat,
+		Shape: s.Shape, BinaryPath: s.BinaryPath, UnitFile: s.UnitFile, UnitType: s.UnitType, RunUser: s.RunUser,
+		ConfigTarget: s.ConfigTarget, SudoUser: s.SudoUser, SudoPolicy: s.SudoPolicy, SudoPassword: s.SudoPassword,
 		KnownHostsFile: s.KnownHostsFile, PrivateKeyFile: s.PrivateKeyFile,
 		TLS: s.TLS, CACertFile: s.CACertFile, ClientCertFile: s.ClientCertFile, ClientKeyFile: s.ClientKeyFile,
 	}
@@ -600,6 +733,8 @@ func fromState(st *state) (*Sandbox, error) {
 	s := &Sandbox{
 		Dir: st.Dir, tempDir: st.TempDir, Block: st.Block,
 		EtcdVersion: st.EtcdVersion, ConfigFormat: st.ConfigFormat,
+		Shape: st.Shape, BinaryPath: st.BinaryPath, UnitFile: st.UnitFile, UnitType: st.UnitType, RunUser: st.RunUser,
+		ConfigTarget: st.ConfigTarget, SudoUser: st.SudoUser, SudoPolicy: st.SudoPolicy, SudoPassword: st.SudoPassword,
 		KnownHostsFile: st.KnownHostsFile, PrivateKeyFile: st.PrivateKeyFile,
 		TLS: st.TLS, CACertFile: st.CACertFile, ClientCertFile: st.ClientCertFile, ClientKeyFile: st.ClientKeyFile,
 	}

@@ -31,7 +31,7 @@ func sshRun(ctx context.Context, s *Sandbox, h *Host, command string) (string, e
 func needSSHClient(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("ssh"); err != nil {
-		t.Skip("ssh client not found: install openssh-client (scripts/prereqs.sh does)")
+		SkipOrFail(t, "ssh client not found: install openssh-client (scripts/prereqs.sh does)")
 	}
 }
 
@@ -130,7 +130,7 @@ func TestClusterOverSSH(t *testing.T) {
 	if err != nil || strings.Count(out, "\n") != 40 || !strings.Contains(out, `"level":"info"`) {
 		t.Errorf("journalctl -n 40: %v:\n%s", err, out)
 	}
-	out, err = sshRun(ctx, s, s2, "journalctl -u etcd --no-pager | grep -c 'systemctl: stopping etcd'")
+	out, err = sshRun(ctx, s, s2, "journalctl -u etcd --no-pager | grep -c 'systemd\\[1\\]: Stopping etcd'")
 	if err != nil || out != "1\n" {
 		t.Errorf("journalctl: the stop is logged %q times, %v", out, err)
 	}
@@ -211,7 +211,7 @@ func TestEtcd34Cluster(t *testing.T) {
 func TestDetachedLoadClose(t *testing.T) {
 	t.Parallel()
 	if err := Prerequisites(Options{}); err != nil {
-		t.Skip(err)
+		SkipOrFail(t, "%v", err)
 	}
 	ctx := testContext(t)
 	dir := filepath.Join(t.TempDir(), "sb")
@@ -266,7 +266,7 @@ func TestDetachedLoadClose(t *testing.T) {
 func TestFixedBlockReclaim(t *testing.T) {
 	t.Parallel()
 	if err := Prerequisites(Options{NoEtcd: true}); err != nil {
-		t.Skip(err)
+		SkipOrFail(t, "%v", err)
 	}
 	ctx := testContext(t)
 	const block = 250

@@ -2,18 +2,21 @@ package testhosts
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 )
 
-// ForTest starts a sandbox for t and closes it when t ends. It skips t, with
-// the reason and the fix, when this machine cannot run one (not root, no
-// sshd, no cached etcd binary), and fails t when starting fails. When t has
-// failed, the end of every member's etcd log is logged before closing.
+// ForTest starts a sandbox for t and closes it when t ends. When this
+// machine cannot run one (not root, no sshd or sudo, no cached etcd binary)
+// it skips t with the reason and the fix, or with TF_ACC set fails it: an
+// acceptance run must not pass by skipping. It fails t when starting fails.
+// When t has failed, the end of every member's etcd log is logged before
+// closing.
 func ForTest(t testing.TB, opts Options) *Sandbox {
 	t.Helper()
 	if err := Prerequisites(opts); err != nil {
-		t.Skipf("testhosts: skipped: %v", err)
+		SkipOrFail(t, "testhosts: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -38,4 +41,15 @@ func ForTest(t testing.TB, opts Options) *Sandbox {
 		}
 	})
 	return s
+}
+
+// SkipOrFail skips t, or fails it when TF_ACC is set, for a missing
+// prerequisite: acceptance runs (make testacc, CI) set TF_ACC, and there a
+// skipped test would hide that nothing was tested.
+func SkipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("TF_ACC") != "" {
+		t.Fatalf(format+" (TF_ACC is set, so a missing prerequisite fails the test)", args...)
+	}
+	t.Skipf(format, args...)
 }
