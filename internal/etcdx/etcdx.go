@@ -409,6 +409,26 @@ func (c *Client) ClusterVersion(ctx context.Context, endpoint string) (string, e
 	return v.Cluster, nil
 }
 
+// GatewayAnswers tells whether the member's HTTP/JSON gateway serves a
+// range request, as clients such as Patroni's etcd3 backend use it. Any
+// answer but 404 counts: with auth on, a 401 still proves the gateway is
+// there. Only a refused connection or a timeout is an error.
+func (c *Client) GatewayAnswers(ctx context.Context, endpoint string) (bool, error) {
+	url := strings.TrimRight(endpoint, "/") + "/v3/kv/range"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"key":"AA=="}`))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode != http.StatusNotFound, nil
+}
+
 func (c *Client) getJSON(ctx context.Context, url string, into any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

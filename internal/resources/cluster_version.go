@@ -64,11 +64,11 @@ func (m *clusterVersionModel) spec(ctx context.Context) (rollout.Spec, diag.Diag
 	}
 	sort.Slice(s.Members, func(i, j int) bool { return s.Members[i].Name < s.Members[j].Name })
 	if b := m.Binary; b != nil {
-		s.Binary = rollout.Binary{Path: b.Path.ValueString(), Source: b.Source.ValueString(), SHA256: b.SHA256.ValueString()}
+		s.Binary = rollout.Binary{Path: b.Path.ValueString(), Source: b.Source.ValueString(), SHA256: b.SHA256.ValueString(), ReplacePackaged: b.ReplacePackaged.ValueBool()}
 	}
 	s.Service = rollout.Service{
 		StartCommand: rollout.DefaultStartCommand, StopCommand: rollout.DefaultStopCommand,
-		ConfigFile: rollout.DefaultConfigFile, LogCommand: rollout.DefaultLogCommand,
+		LogCommand: rollout.DefaultLogCommand,
 	}
 	if sv := m.Service; sv != nil {
 		setString(&s.Service.StartCommand, sv.StartCommand)
@@ -466,9 +466,9 @@ func failureSummary(err error) string {
 
 func recoveryText(spec rollout.Spec, snap *rollout.SnapshotInfo) string {
 	var b strings.Builder
-	b.WriteString("Recovery: each changed host keeps its previous binary as ")
-	b.WriteString(spec.Binary.Path + ".<previous version>")
-	b.WriteString(" and its previous config as " + spec.Service.ConfigFile + ".<previous version>.")
+	b.WriteString("Recovery: each changed host keeps the binary its member was started from as <binary path>.<previous version> (a symlinked install keeps its previous version's directory), ")
+	b.WriteString("an exact copy of each rewritten settings file as <file>.<previous version>, and a record of every step it took, with its undo, in ")
+	b.WriteString(rollout.RecordPath(rollout.DefaultRecordDir, "<cluster id>", "<member>") + "; the next apply undoes an unfinished record before it changes that member again.")
 	if snap != nil {
 		fmt.Fprintf(&b, " The snapshot taken before the rollout is %s (sha256 %s, revision %d); restore it with `etcdutl snapshot restore` only if the cluster has lost quorum.", snap.Path, snap.SHA256, snap.Revision)
 	}

@@ -147,8 +147,8 @@ func TestAccClusterVersion_adoptPlanDrift(t *testing.T) {
 func memberStep(name, from, to string) knownvalue.Check {
 	return knownvalue.StringRegexp(regexp.MustCompile(`^member ` + name + ` \(127\.0\.\d+\.\d\): downgrade ` + regexp.QuoteMeta(from) + ` → ` + regexp.QuoteMeta(to) +
 		`; stop; keep ` + regexp.QuoteMeta(from) + ` binary as /usr/local/bin/etcd\.` + regexp.QuoteMeta(from) + `; install ` + regexp.QuoteMeta(to) +
-		`; config /etc/etcd/etcd\.env: .*-socket-reuse-port.*-experimental-compaction-sleep-interval.*\+next-cluster-version-compatible.* \(backup /etc/etcd/etcd\.env\.` + regexp.QuoteMeta(from) + `\)` +
-		`; start; gate: linearizable read, version ` + regexp.QuoteMeta(to) + `, applied index caught up with the leader, all members healthy, stable 1s \(within 5m0s\)$`))
+		`; config /etc/etcd/etcd\.env: .*-socket-reuse-port \(line \d+\).*-experimental-compaction-sleep-interval \(line \d+\).*\+next-cluster-version-compatible.* \(backup /etc/etcd/etcd\.env\.` + regexp.QuoteMeta(from) + `, owner and mode kept\)` +
+		`; start; gate: linearizable read, version ` + regexp.QuoteMeta(to) + `, applied index caught up with the leader, all members healthy, stable 1s \(within 5m0s\), HTTP/JSON gateway answers as before$`))
 }
 
 // swapBinary replaces a member's etcd by another release and restarts it,

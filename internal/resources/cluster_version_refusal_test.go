@@ -76,9 +76,11 @@ func TestAccClusterVersion_refusals(t *testing.T) {
 				ExpectError: words(`members["s2"].client_url is`),
 			},
 			{
+				// The unit reads /etc/etcd/etcd.env: a config_file that says
+				// otherwise is refused, naming both.
 				Config:      versionConfig(sb, v34, src34, `service = { config_file = "/etc/etcd/missing.env" }`),
 				PlanOnly:    true,
-				ExpectError: words("Config file not readable"),
+				ExpectError: words(`service.config_file is "/etc/etcd/missing.env", but etcd takes its settings from /etc/etcd/etcd.env`),
 			},
 			{
 				Config:      versionConfig(sb, "3.5.16", "/nonexistent/etcd-3.5.16"),

@@ -60,6 +60,8 @@ type binaryModel struct {
 	Path   types.String `tfsdk:"path"`
 	Source types.String `tfsdk:"source"`
 	SHA256 types.String `tfsdk:"sha256"`
+	// ReplacePackaged allows replacing a dpkg- or rpm-owned binary.
+	ReplacePackaged types.Bool `tfsdk:"replace_packaged"`
 }
 
 type serviceModel struct {
@@ -175,8 +177,8 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 				MarkdownDescription: "The target version's binary. Required whenever a member must change. Leave it out to only watch a cluster: a plan still reports drift, with a warning, and apply refuses to change anything.",
 				Attributes: map[string]schema.Attribute{
 					"path": schema.StringAttribute{
-						Required:            true,
-						MarkdownDescription: "Absolute path of the binary the service runs, for example `/usr/local/bin/etcd`. The previous binary is kept as `<path>.<old version>`; the new one is staged as `<path>.<version>`.",
+						Optional:            true,
+						MarkdownDescription: "Absolute path of the binary the service runs, for example `/usr/local/bin/etcd`. Defaults to what each member's unit really starts (`ExecStart`, learned at plan time); when set, the plan refuses a member whose service starts another binary, naming both. The new binary is staged as `<path>.<version>`. A regular file is replaced by a rename and the binary the member was started from is kept as `<path>.<old version>`, with the same owner, group and mode; a symlink (`/usr/local/bin/etcd → /opt/etcd-3.5.21/etcd`) is pointed at the new version instead (`/opt/etcd-3.5.16/etcd`), and pointed back on put-back.",
 						Validators:          []validator.String{absolutePathValidator("binary.path", "/usr/local/bin/etcd")},
 					},
 					"source": schema.StringAttribute{
@@ -190,19 +192,23 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 						MarkdownDescription: "Expected sha256 of the etcd binary itself (64 lower-case hex digits), also when `source` is a `.tar.gz`: not the archive's checksum. Checked on every host before anything stops. Defaults to none: a local `source` is then checked against its own digest, a URL only by `etcd --version`. Set it for every URL.",
 						Validators:          []validator.String{validate.SHA256()},
 					},
+					"replace_packaged": schema.BoolAttribute{
+						Optional:            true,
+						MarkdownDescription: "Allow replacing a binary that a dpkg or rpm package owns (for example Debian's `etcd-server` or the Fedora/RHEL `etcd` package). Defaults to `false`: the plan refuses such a member, because the next package upgrade silently puts the packaged version back, whatever Terraform recorded. Set it only where package upgrades of etcd are held (`apt-mark hold`, `dnf versionlock`).",
+					},
 				},
 			},
 			"service": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "How etcd is managed on the hosts. The defaults suit a systemd unit named `etcd` that reads an `ETCD_*` env file. Set it for another unit name or init system, or a YAML config file.",
+				MarkdownDescription: "How etcd is managed on the hosts. The defaults suit a systemd unit named `etcd`: the provider reads that unit and the running process at plan time to learn the binary, the settings files and the user etcd runs as. Set it for another unit name or init system.",
 				Attributes: map[string]schema.Attribute{
 					"start_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Shell command that starts etcd. Defaults to `%s`.", rollout.DefaultStartCommand)},
 					"stop_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Shell command that stops etcd and returns once it has exited. Defaults to `%s`.", rollout.DefaultStopCommand)},
 					"config_file": schema.StringAttribute{Optional: true,
-						MarkdownDescription: fmt.Sprintf("etcd's settings: an `ETCD_*` env file, or a `*.yml`/`*.yaml` etcd config file. Rewritten on minor-version changes (every change is named in the plan; the previous file is kept as `<file>.<old version>`, mode 0600). Defaults to `%s`.", rollout.DefaultConfigFile),
-						Validators:          []validator.String{absolutePathValidator("service.config_file", rollout.DefaultConfigFile)}},
+						MarkdownDescription: "etcd's settings file: an `ETCD_*` environment file or an etcd YAML config file, told apart by content. Defaults to what each member really uses, learned at plan time from its unit and process: the file given by `--config-file` or `ETCD_CONFIG_FILE`, else the unit's `EnvironmentFile=` entries. When set, the plan refuses a member that takes its settings from elsewhere, naming both. Rewritten on minor-version changes: every change is named in the plan with its line, a symlinked file is written through its link, owner, group, mode and SELinux label are kept, and an exact copy of the previous file is kept as `<file>.<old version>`. Set it only for a service that systemd does not run.",
+						Validators:          []validator.String{absolutePathValidator("service.config_file", "/etc/etcd/etcd.env")}},
 					"log_command": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Shell command whose output is quoted in errors when a member fails. Defaults to `%s`.", rollout.DefaultLogCommand)},
 				},

@@ -34,6 +34,12 @@ type Executor struct {
 	// SnapshotSaved is called once the snapshot is safely on disk.
 	SnapshotSaved func(SnapshotInfo)
 
+	// clusterID names the records on the hosts; set by preflight.
+	clusterID string
+	// gateway holds, per member, whether its HTTP/JSON gateway answered
+	// before the rollout; set by preflight.
+	gateway map[string]bool
+
 	// PollInterval is how often gates look at the cluster; default 100ms.
 	PollInterval time.Duration
 	// Now is the clock; default time.Now.
@@ -165,6 +171,8 @@ func (e *Executor) preflight(ctx context.Context) (*Plan, error) {
 			Err:  fmt.Errorf("the cluster changed since the plan was made.\nPlanned:\n  %s\nNow:\n  %s", strings.Join(e.Plan.Steps, "\n  "), strings.Join(plan.Steps, "\n  ")),
 			Hint: "Run terraform plan again and review the new rollout."}
 	}
+	e.clusterID = obs.ClusterID
+	e.gateway = obs.Gateway
 	e.log("preflight passed", map[string]any{"step": "preflight", "members": len(plan.Members), "pending": len(plan.Pending())})
 	return plan, nil
 }
@@ -213,9 +221,57 @@ func run(ctx context.Context, h Host, cmd string) (string, error) {
 	return res.Stdout, nil
 }
 
+// memberSteps is a member's change as named host steps, in order. The
+// steps before "stop" run while the member still serves; after the stop
+// only renames and the start remain.
+func (e *Executor) memberSteps(mp MemberPlan) (prepare []hostStep, swap []hostStep) {
+	b, target := mp.Binary, e.Spec.Target
+	staged := StagedPath(b.Path, target)
+	if b.Symlink {
+		prepare = append(prepare, prepareLinkTargetStep(mp.Runtime.Files[b.Path].Resolved, b.NewTarget, staged, b.NewTargetExisted, b.NewDirExisted))
+		swap = append(swap, repointLinkStep(b.Path, b.OldTarget, b.NewTarget, b.Before.Stat()))
+	} else {
+		prepare = append(prepare, keepBinaryStep(b.Path, b.Kept, mp.Runtime.PID, b.KeptExisted), prepareBinaryStep(b.Path, staged))
+		swap = append(swap, installBinaryStep(b.Path, staged, b.Kept, b.Before.Stat()))
+	}
+	for _, c := range mp.Configs {
+		sum := sha256.Sum256(c.New)
+		uploaded := c.Real + ".etcd-rollout.new"
+		prepare = append(prepare, backupConfigStep(c.Real, c.Backup, c.BackupExisted, hex.EncodeToString(sum[:])), stageConfigStep(uploaded, c.New))
+		swap = append(swap, writeConfigStep(c.Path, c.Real, c.Backup, uploaded, c.Before.Stat(), c.Unit))
+	}
+	swap = append(swap, startStep(mp.Runtime.Unit, e.Spec.Service.StartCommand, e.Spec.Service.StopCommand))
+	return prepare, swap
+}
+
+// doSteps runs steps on h in order, each followed by its record line; an
+// upload goes first. It stops at the first failure and names that step.
+func (e *Executor) doSteps(ctx context.Context, h Host, record string, steps ...hostStep) (failed string, err error) {
+	for _, st := range steps {
+		if st.Upload != nil {
+			err := retry(ctx, SSHRetryBudget, func() error {
+				return h.Upload(ctx, bytes.NewReader(st.Upload), st.UploadPath, 0o600)
+			})
+			if err != nil {
+				return st.Name, err
+			}
+		}
+		cmd := appendRecord(record, recordLine(st))
+		if st.Do != "" {
+			cmd = "{ " + st.Do + "\n} && " + cmd
+		}
+		if _, err := run(ctx, h, cmd); err != nil {
+			return st.Name, err
+		}
+	}
+	return "", nil
+}
+
 // replaceMember moves one member to the target:
-// move leader away → stop → keep old binary, install new → back up and rewrite config → start → gate.
-// On any failure after the stop it puts the member back and gates it there.
+// move leader away → undo an interrupted earlier change → prepare (keep binary, copy new binary, back up and stage config) →
+// move leader away again → stop → install binary, write config → start → gate.
+// Every host step is recorded on the host; on any failure after the stop it
+// puts the member back by undoing the record, and gates it there.
 func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	ms, h := e.host(mp.Name)
 	target := e.Spec.Target
@@ -233,88 +289,35 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 		return &StepError{Member: mp.Name, Step: "move leader", Err: err, Unchanged: true}
 	}
 
-	// Read and translate the config now, while the member still runs, so a
-	// problem stops us before anything changes.
-	var newConfig []byte
-	var changes []etcdconf.Change
-	var configMode string
-	if mp.Path != etcdconf.PathPatch {
-		cf := readConfig(ctx, h, e.Spec.Service.ConfigFile)
-		if cf.Err != "" || cf.HostErr != "" {
-			return &StepError{Member: mp.Name, Step: "read config", Err: errors.New(cf.Err + cf.HostErr), Unchanged: true}
-		}
-		var err error
-		newConfig, changes, err = etcdconf.Translate(etcdconf.FormatOf(e.Spec.Service.ConfigFile), cf.Content, mp.From, target)
-		if err != nil {
-			return &StepError{Member: mp.Name, Step: "translate config", Err: err, Unchanged: true}
-		}
-		mode, err := run(ctx, h, sshx.Command("stat", "-c", "%a", e.Spec.Service.ConfigFile))
-		if err != nil {
-			return &StepError{Member: mp.Name, Step: "read config", Err: err, Unchanged: true}
-		}
-		configMode = strings.TrimSpace(mode)
+	record := RecordPath(e.Spec.recordDir(), e.clusterID, mp.Name)
+	if err := e.undoInterrupted(ctx, h, mp, record); err != nil {
+		return err
 	}
-
-	// Everything that can be done while the member still runs is done
-	// first, so it is down only for the swap: keep the old binary (only
-	// while it is still in place, so a retry never overwrites the kept copy
-	// with the new binary), copy the staged binary beside the live one, and
-	// back up the config (only while it is still the old one).
-	binPath := e.Spec.Binary.Path
-	kept := KeptBinaryPath(binPath, mp.From)
-	staged := StagedPath(binPath, target)
-	prepare := []string{fmt.Sprintf("if ! cmp -s %s %s; then %s && %s; fi",
-		sshx.Quote(binPath), sshx.Quote(staged),
-		sshx.Command("cp", "-p", binPath, kept+".tmp"), sshx.Command("mv", "-f", kept+".tmp", kept)),
-		sshx.Command("cp", "-p", staged, binPath+".new"),
-	}
-	if len(changes) > 0 {
-		backup := KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)
-		sum := sha256.Sum256(newConfig)
-		prepare = append(prepare, fmt.Sprintf("if [ \"$(sha256sum < %s | cut -d' ' -f1)\" != %s ]; then %s && %s && %s; fi",
-			sshx.Quote(e.Spec.Service.ConfigFile), hex.EncodeToString(sum[:]),
-			sshx.Command("cp", "-p", e.Spec.Service.ConfigFile, backup+".tmp"), sshx.Command("chmod", "600", backup+".tmp"), sshx.Command("mv", "-f", backup+".tmp", backup)))
-	}
-	e.log("preparing the swap", fields("prepare", "kept", kept))
-	if _, err := run(ctx, h, strings.Join(prepare, " && ")); err != nil {
+	prepare, swap := e.memberSteps(mp)
+	header := recordLine(recordHeader{Member: mp.Name, Cluster: e.clusterID, From: mp.From.String(), To: target.String(), PID: mp.Runtime.PID, Started: e.now().UTC().Format(time.RFC3339)})
+	e.log("preparing the swap", fields("prepare", "record", record))
+	if _, err := run(ctx, h, appendRecord(record, header)); err != nil {
 		return &StepError{Member: mp.Name, Step: "prepare", Err: err, Unchanged: true}
+	}
+	if step, err := e.doSteps(ctx, h, record, prepare...); err != nil {
+		// The member still runs its old version; only files beside its
+		// own were created, and the record's undo removes them.
+		return e.putBack(ctx, mp, ms, h, record, false, &StepError{Member: mp.Name, Step: step, Err: err})
 	}
 
 	// From the stop on, the member must be running again before we return,
 	// whatever happens to ctx: the operator's cancel must not leave it down.
 	if err := e.moveLeaderAway(ctx, mp.Name); err != nil {
-		return &StepError{Member: mp.Name, Step: "move leader", Err: err, Unchanged: true}
+		return e.putBack(ctx, mp, ms, h, record, false, &StepError{Member: mp.Name, Step: "move leader", Err: err})
 	}
 	stopStart := e.now()
 	e.log("stopping member", fields("stop"))
-	if _, err := run(ctx, h, e.Spec.Service.StopCommand); err != nil {
-		return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "stop", Err: err})
+	if _, err := e.doSteps(ctx, h, record, stopStep(e.Spec.Service.StopCommand)); err != nil {
+		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: "stop", Err: err})
 	}
-
-	// A rename, so the binary is never half-written; idempotent, and the
-	// final cmp proves the target binary is in place.
-	install := fmt.Sprintf("if [ -e %s ]; then %s; fi && %s",
-		sshx.Quote(binPath+".new"), sshx.Command("mv", "-f", binPath+".new", binPath), sshx.Command("cmp", "-s", binPath, staged))
-	e.log("installing binary", fields("install"))
-	if _, err := run(ctx, h, install); err != nil {
-		return e.putBack(ctx, mp, ms, h, false, &StepError{Member: mp.Name, Step: "install", Err: err})
-	}
-
-	configChanged := false
-	if len(changes) > 0 {
-		e.log("rewriting config", fields("config", "changes", etcdconf.Summarize(changes), "backup", KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)))
-		configChanged = true
-		err := retry(ctx, SSHRetryBudget, func() error {
-			return h.Upload(ctx, bytes.NewReader(newConfig), e.Spec.Service.ConfigFile, parseMode(configMode))
-		})
-		if err != nil {
-			return e.putBack(ctx, mp, ms, h, configChanged, &StepError{Member: mp.Name, Step: "write config", Err: err})
-		}
-	}
-
-	e.log("starting member", fields("start"))
-	if _, err := run(ctx, h, e.Spec.Service.StartCommand); err != nil {
-		return e.putBack(ctx, mp, ms, h, configChanged, &StepError{Member: mp.Name, Step: "start", Err: err})
+	e.log("installing and starting", fields("install", "changes", etcdconf.Summarize(mp.Changes)))
+	if step, err := e.doSteps(ctx, h, record, swap...); err != nil {
+		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: step, Err: err})
 	}
 	// The gate runs even if the operator cancelled: the member is started on
 	// the new version and we must know it is healthy, or put it back.
@@ -324,11 +327,15 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	defer cancel()
 	gateStart := e.now()
 	healthyAt, err := e.gate(gateCtx, ms, target.String(), true)
+	if err == nil {
+		err = e.checkGateway(gateCtx, ms)
+	}
 	if err != nil {
 		var other *OtherMemberError
 		if errors.As(err, &other) || e.othersDown(gateCtx, ms, target.String(), &other) {
 			// The changed member runs the target; stopping it again to put
 			// it back could cost quorum while another member is down.
+			e.finishRecord(gateCtx, h, record, "left on target")
 			if e.MemberDone != nil {
 				e.MemberDone(mp.Name, target.String())
 			}
@@ -338,8 +345,9 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 			return &StepError{Member: mp.Name, Step: "gate", Err: err, LeftOnTarget: true,
 				Hint: fmt.Sprintf("Bring member %s back, then run terraform apply again to continue.", other.Member)}
 		}
-		return e.putBack(ctx, mp, ms, h, configChanged, &StepError{Member: mp.Name, Step: "gate", Err: err})
+		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: "gate", Err: err})
 	}
+	e.finishRecord(gateCtx, h, record, "done")
 	// stop_to_healthy ends at the first passing check; stop_to_stable adds
 	// health.stable_for.
 	e.log("member healthy on target", fields("gate", "gate_duration", e.now().Sub(gateStart).String(),
@@ -354,30 +362,73 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	return nil
 }
 
-// putBack restores a member's previous binary and config, starts it and
-// gates it on its previous version. It runs on a context detached from the
-// caller's, so a cancelled apply still leaves the member running.
-func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h Host, configChanged bool, cause *StepError) error {
+// finishRecord closes a member's record; a failure only loses history, so
+// it is logged, not returned.
+func (e *Executor) finishRecord(ctx context.Context, h Host, record, end string) {
+	if _, err := run(ctx, h, closeRecord(record, end, e.now())); err != nil {
+		e.log("could not close the record of the change on the host", map[string]any{"step": "record", "path": record, "error": err.Error()})
+	}
+}
+
+// undoInterrupted finds a record an earlier apply left unfinished (it was
+// killed mid-member, with no chance to put the member back) and undoes its
+// steps, so this change starts from the files the member runs with. The
+// member passed preflight, so it runs.
+func (e *Executor) undoInterrupted(ctx context.Context, h Host, mp MemberPlan, record string) error {
+	hdr, steps, err := readRecord(ctx, h, record)
+	if err != nil {
+		return &StepError{Member: mp.Name, Step: "read record", Err: err, Unchanged: true,
+			Hint: fmt.Sprintf("The record %s on the host could not be read; check it, move it away once the member's files are as they should be, then apply again.", record)}
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	e.log("undoing an interrupted change recorded on the host", map[string]any{"member": mp.Name, "step": "resume", "record": record, "from": hdr.From, "to": hdr.To, "steps": len(steps)})
+	// A recorded start means the member may run the changed files; only
+	// the files are undone here, the running member is left alone.
+	var files []hostStep
+	for _, st := range steps {
+		if st.Name != "start" && st.Name != "stop" {
+			files = append(files, st)
+		}
+	}
+	if _, err := run(ctx, h, undoScript(files)); err != nil {
+		return &StepError{Member: mp.Name, Step: "resume", Err: fmt.Errorf("undoing the interrupted change in %s: %w", record, err), Unchanged: true}
+	}
+	if _, err := run(ctx, h, closeRecord(record, "undone by a later apply", e.now())); err != nil {
+		return &StepError{Member: mp.Name, Step: "resume", Err: err, Unchanged: true}
+	}
+	return nil
+}
+
+// putBack undoes the member's recorded steps in reverse (stop, restore the
+// binary and config, remove what was created), starts it and gates it on its
+// previous version. It runs on a context detached from the caller's, so a
+// cancelled apply still leaves the member running. stopped says whether the
+// member may be down; before the stop only files are undone.
+func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h Host, record string, stopped bool, cause *StepError) error {
 	rctx, cancel := detached(ctx, e.Spec.Health.Timeout+time.Minute)
 	defer cancel()
-	cause.Logs = e.serviceLogs(rctx, h)
+	if stopped {
+		cause.Logs = e.serviceLogs(rctx, h)
+	}
 	e.log("putting member back on its previous version", map[string]any{"member": mp.Name, "step": "put back", "failed_step": cause.Step, "to": mp.From.String()})
 
-	binPath := e.Spec.Binary.Path
-	kept := KeptBinaryPath(binPath, mp.From)
-	cmds := []string{
-		// Stopping may fail if it is already stopped; what matters is the start.
-		userCommand(e.Spec.Service.StopCommand) + " || true",
-		// The kept copy exists only if the install step got that far.
-		fmt.Sprintf("if [ -e %s ]; then %s && %s; fi", sshx.Quote(kept), sshx.Command("cp", "-p", kept, binPath+".tmp"), sshx.Command("mv", "-f", binPath+".tmp", binPath)),
+	_, steps, err := readRecord(rctx, h, record)
+	if err != nil {
+		cause.RestoreErr = fmt.Errorf("reading the record %s: %w", record, err)
+		return cause
 	}
-	if configChanged {
-		backup := KeptConfigPath(e.Spec.Service.ConfigFile, mp.From)
-		// cat keeps the live file's owner and mode; the backup stays 0600.
-		cmds = append(cmds, fmt.Sprintf("cat %s > %s", sshx.Quote(backup), sshx.Quote(e.Spec.Service.ConfigFile)))
+	if _, err := run(rctx, h, undoScript(steps)); err != nil {
+		cause.RestoreErr = fmt.Errorf("undoing the recorded steps (%s): %w", record, err)
+		return cause
 	}
-	cmds = append(cmds, userCommand(e.Spec.Service.StartCommand))
-	if _, err := run(rctx, h, strings.Join(cmds, " && ")); err != nil {
+	if !stopped {
+		e.finishRecord(rctx, h, record, "undone before the stop")
+		cause.Unchanged = true
+		return cause
+	}
+	if _, err := run(rctx, h, startStep(mp.Runtime.Unit, e.Spec.Service.StartCommand, e.Spec.Service.StopCommand).Do); err != nil {
 		cause.RestoreErr = err
 		return cause
 	}
@@ -387,6 +438,7 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 		cause.RestoreErr = fmt.Errorf("restarted on %s but it did not pass its gate: %w", mp.From, err)
 		return cause
 	}
+	e.finishRecord(rctx, h, record, "put back")
 	cause.Restored = true
 	return cause
 }
@@ -496,6 +548,25 @@ func (e *Executor) othersDown(ctx context.Context, ms MemberSpec, want string, o
 		}
 	}
 	return false
+}
+
+// checkGateway is the gate's last check: a member whose HTTP/JSON gateway
+// answered before the change must answer after it, or the clients that
+// use it (Patroni, curl-based tooling) lose their store.
+func (e *Executor) checkGateway(ctx context.Context, ms MemberSpec) error {
+	if !e.gateway[ms.Name] {
+		return nil
+	}
+	return e.waitFor(ctx, e.Spec.Health.Timeout, func() error {
+		ok, err := e.Cluster.GatewayAnswers(ctx, ms.ClientURL)
+		if err != nil {
+			return fmt.Errorf("%s: HTTP/JSON gateway: %w", ms.Name, err)
+		}
+		if !ok {
+			return fmt.Errorf("%s: the HTTP/JSON gateway (POST %s/v3/kv/range) answered before the change and now answers 404 Not Found", ms.Name, strings.TrimRight(ms.ClientURL, "/"))
+		}
+		return nil
+	})
 }
 
 // OtherMemberError is a gate failure caused by a member other than the one

@@ -185,8 +185,9 @@ func TestRunHappyPath(t *testing.T) {
 				if got := r.file(name, KeptConfigPath(fakeConfig, from)); got != tc.configOf(i) {
 					t.Errorf("%s: config backup differs from the original:\n%s", name, got)
 				}
-				if m := r.mode(name, KeptConfigPath(fakeConfig, from)); m != 0o600 {
-					t.Errorf("%s: config backup mode %v, want 0600", name, m)
+				// An exact copy, mode included.
+				if m := r.mode(name, KeptConfigPath(fakeConfig, from)); m != 0o644 {
+					t.Errorf("%s: config backup mode %v, want the original's 0644", name, m)
 				}
 				for _, s := range tc.has {
 					if !strings.Contains(config, s) {
@@ -271,9 +272,14 @@ func TestRunGateFailsPutsMemberBack(t *testing.T) {
 	if putBack < 0 {
 		t.Fatalf("no put-back command on s2:\n%s", strings.Join(cmds, "\n"))
 	}
-	if err := inOrder(cmds[putBack], fakeStop, "cp -p usr/local/bin/etcd.3.5.21 usr/local/bin/etcd.tmp", "mv -f usr/local/bin/etcd.tmp usr/local/bin/etcd",
-		"cat etc/etcd/etcd.env.3.5.21 > etc/etcd/etcd.env", fakeStart); err != nil {
+	// The record's undos, in reverse: stop, config, binary, then what was
+	// created beside them; the start comes after.
+	if err := inOrder(cmds[putBack], fakeStop, "cp -a -- etc/etcd/etcd.env.3.5.21 etc/etcd/etcd.env.tmp", "mv -f -- etc/etcd/etcd.env.tmp etc/etcd/etcd.env",
+		"cp -a -- usr/local/bin/etcd.3.5.21 usr/local/bin/etcd.tmp", "mv -f -- usr/local/bin/etcd.tmp usr/local/bin/etcd", "rm -f -- usr/local/bin/etcd.new"); err != nil {
 		t.Errorf("put-back command: %v", err)
+	}
+	if putBack+1 >= len(cmds) || !strings.Contains(cmds[putBack+1], fakeStart) {
+		t.Errorf("put-back did not start the member right after the undo")
 	}
 	if v, up := r.running("s2"); !up || v != "3.5.21" {
 		t.Errorf("s2 up %v on %s, want up on 3.5.21", up, v)
@@ -303,7 +309,7 @@ func TestRunGateFailsPutsMemberBack(t *testing.T) {
 		t.Fatalf("resumed Run: %v\n%s", err, r.dumpEvents())
 	}
 	for _, e := range r.events()[before:] {
-		if e.host == "s1" && !strings.HasPrefix(e.what, "cat -- ") {
+		if e.host == "s1" && !readOnly(e.what) {
 			t.Errorf("resumed Run touched s1: %q", e.what)
 		}
 	}
@@ -478,7 +484,7 @@ func TestRunCorruptSnapshot(t *testing.T) {
 				// Staging runs beside the snapshot and only adds the staged
 				// file; nothing that changes the member may run.
 				for _, c := range r.commands(name) {
-					if !strings.HasPrefix(c, "cat -- ") && !strings.HasPrefix(c, "upload ") && !strings.HasPrefix(c, "sha256sum -- ") {
+					if !readOnly(c) && !strings.HasPrefix(c, "upload ") && !strings.HasPrefix(c, "sha256sum -- ") {
 						t.Errorf("%s ran %q after a failed snapshot", name, c)
 					}
 				}
@@ -518,7 +524,7 @@ func TestRunLeaderMovesOnItsOwn(t *testing.T) {
 			r := newRig(t, tc.n, tc.leader, "3.5.21", "3.4.34", env35)
 			planned := r.plan().Steps
 			r.c.afterRun = func(host, cmd string) {
-				if to, ok := tc.moves[host]; ok && cmd == fakeStart {
+				if to, ok := tc.moves[host]; ok && isStart(cmd) {
 					r.c.setLeader(to)
 				}
 			}
@@ -598,7 +604,7 @@ func TestRunRefusesChangedCluster(t *testing.T) {
 				t.Errorf("Hint %q does not say to plan again", se.Hint)
 			}
 			for _, e := range r.events()[before:] {
-				if !strings.HasPrefix(e.what, "cat -- ") {
+				if !readOnly(e.what) {
 					t.Errorf("%s: %q run after a refused preflight", e.host, e.what)
 				}
 			}
@@ -657,7 +663,7 @@ func TestRunOtherMemberFailsDuringGate(t *testing.T) {
 	planned := r.plan().Steps
 	startedAt := -1
 	r.c.afterRun = func(host, cmd string) {
-		if host == "s1" && cmd == fakeStart && startedAt < 0 {
+		if host == "s1" && isStart(cmd) && startedAt < 0 {
 			startedAt = len(r.events())
 			r.c.kill("s3", "fake: kernel panic")
 		}
@@ -698,7 +704,7 @@ func TestRunRetriesLostConnection(t *testing.T) {
 		if host != "s2" {
 			return false
 		}
-		for _, step := range []string{"mv -f usr/local/bin/etcd.new", "etc/etcd/etcd.env.3.5.21.tmp", fakeStart, fakeStop} {
+		for _, step := range []string{"mv -f -- usr/local/bin/etcd.new", "etc/etcd/etcd.env.3.5.21.tmp", fakeStart, fakeStop} {
 			if strings.Contains(cmd, step) && !dropped[step] {
 				dropped[step] = true
 				return true
@@ -734,7 +740,7 @@ func TestRunLeadershipReturnsBeforeStop(t *testing.T) {
 	planned := r.plan().Steps
 	moved := false
 	r.c.afterRun = func(host, cmd string) {
-		if host == "s2" && strings.HasPrefix(cmd, "stat ") && !moved {
+		if host == "s2" && strings.Contains(cmd, "etc/etcd/etcd.env.3.5.21.tmp") && !moved {
 			moved = true
 			r.c.setLeader("s2")
 		}

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
-	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 )
 
 // Observe gathers what the planner needs. Config files are read over SSH
@@ -38,48 +36,43 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 			return obs, fmt.Errorf("checking whether auth is enabled: %w", err)
 		}
 	}
-	obs.Configs = readConfigs(ctx, hosts, spec)
+	if spec.Binary.Source != "" {
+		obs.Runtimes = discoverAll(ctx, hosts, spec)
+	}
+	obs.Gateway = map[string]bool{}
+	for _, m := range spec.Members {
+		if ok, err := cluster.GatewayAnswers(ctx, m.ClientURL); err == nil && ok {
+			obs.Gateway[m.Name] = true
+		}
+	}
 	if spec.Binary.Source != "" && !isURL(spec.Binary.Source) {
 		obs.Source = inspectLocal(spec.Binary.Source)
 	}
 	return obs, nil
 }
 
-// readConfigs reads every configured member's config file in parallel. A
-// host that cannot be reached is recorded as a config problem naming it.
-func readConfigs(ctx context.Context, hosts Hosts, spec Spec) map[string]ConfigFile {
-	out := make(map[string]ConfigFile, len(spec.Members))
+// discoverAll learns how every configured member runs, in parallel. A host
+// that cannot be reached is recorded as such, naming it.
+func discoverAll(ctx context.Context, hosts Hosts, spec Spec) map[string]Runtime {
+	out := make(map[string]Runtime, len(spec.Members))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	unit := unitOf(spec.Service.StartCommand)
 	for _, m := range spec.Members {
 		wg.Add(1)
 		go func(m MemberSpec) {
 			defer wg.Done()
-			cf := readConfig(ctx, hosts(m), spec.Service.ConfigFile)
-			if cf.Err != "" {
-				cf.Err = fmt.Sprintf("%s on %s", cf.Err, m.Host)
-			}
-			if cf.HostErr != "" {
-				cf.HostErr = fmt.Sprintf("SSH to %s: %s", m.Host, cf.HostErr)
+			rt, err := Discover(ctx, hosts(m), unit, spec.Service.ConfigFile, spec.Binary.Path)
+			if err != nil {
+				rt.HostErr = fmt.Sprintf("SSH to %s: %s", m.Host, err)
 			}
 			mu.Lock()
-			out[m.Name] = cf
+			out[m.Name] = rt
 			mu.Unlock()
 		}(m)
 	}
 	wg.Wait()
 	return out
-}
-
-func readConfig(ctx context.Context, h Host, file string) ConfigFile {
-	res, err := h.Run(ctx, sshx.Command("cat", "--", file))
-	switch {
-	case err != nil:
-		return ConfigFile{HostErr: err.Error()}
-	case res.ExitStatus != 0:
-		return ConfigFile{Err: fmt.Sprintf("cannot read %s: %s", file, strings.TrimSpace(res.Stderr))}
-	}
-	return ConfigFile{Content: []byte(res.Stdout)}
 }
 
 // localSums caches the digest of local binaries by path, size and

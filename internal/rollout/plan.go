@@ -18,18 +18,13 @@ type Observation struct {
 	Members        []etcdx.Member // the live membership, by name
 	Alarms         []string
 	AuthEnabled    bool
-	// Configs holds each configured member's service.config_file, read over
-	// SSH. Only gathered when a member must change.
-	Configs map[string]ConfigFile
+	// Runtimes holds how each configured member runs on its host, learned
+	// over SSH. Only gathered when a member must change.
+	Runtimes map[string]Runtime
+	// Gateway tells, per member, whether its HTTP/JSON gateway answered.
+	Gateway map[string]bool
 	// Source describes a local binary.source; zero for a URL.
 	Source LocalSource
-}
-
-// ConfigFile is a member's config file as read from its host.
-type ConfigFile struct {
-	Content []byte
-	Err     string // why the file could not be read
-	HostErr string // why the host could not be reached over SSH
 }
 
 // LocalSource is what the machine running Terraform has at binary.source.
@@ -55,7 +50,12 @@ type MemberPlan struct {
 	Name    string
 	From    etcdconf.Version
 	Path    etcdconf.Path
-	Changes []etcdconf.Change
+	Changes []etcdconf.Change // every settings change, over all files
+
+	// From discovery on the member's host; set for pending members.
+	Runtime Runtime
+	Binary  BinaryPlan
+	Configs []ConfigEdit
 }
 
 // Done reports whether the member already runs the target.
@@ -68,6 +68,8 @@ type Plan struct {
 	// Blocked is set when the plan can be shown but not applied: members
 	// must change and no binary is configured.
 	Blocked *Problem
+	// Warnings are safe but worth knowing: shown with the plan.
+	Warnings []Problem
 }
 
 // Pending lists the members that still need a change.
@@ -206,7 +208,7 @@ func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
 	if len(pending) == 0 {
 		return nil
 	}
-	if spec.Binary.Path == "" || spec.Binary.Source == "" {
+	if spec.Binary.Source == "" {
 		// Reported through Plan.Blocked instead: a configuration that only
 		// watches for drift has no binary, and its plan must still show the
 		// drift rather than fail.
@@ -222,21 +224,6 @@ func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
 				Detail: fmt.Sprintf("%s has sha256 %s, but binary.sha256 is %s. Check that the file is the etcd %s release you meant, then correct one or the other.", spec.Binary.Source, src.SHA256, spec.Binary.SHA256, spec.Target)})
 		}
 	}
-	for _, m := range pending {
-		if cf := obs.Configs[m.Name]; cf.HostErr != "" {
-			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Host not reachable over SSH",
-				Detail: fmt.Sprintf("Member %q: %s", m.Name, cf.HostErr)})
-			continue
-		}
-		if m.Path == etcdconf.PathPatch {
-			continue // the config is not rewritten for a patch change
-		}
-		cf := obs.Configs[m.Name]
-		if cf.Err != "" {
-			probs = append(probs, Problem{Attribute: "service.config_file", Summary: "Config file not readable",
-				Detail: fmt.Sprintf("Member %q: %s. A change between minor versions rewrites etcd's settings in service.config_file, so it must name the ETCD_* env file or etcd YAML config file the service uses.", m.Name, cf.Err)})
-		}
-	}
 	return probs
 }
 
@@ -247,25 +234,24 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 		return nil, probs
 	}
 	plan := &Plan{}
+	var hostProbs []Problem
 	for _, m := range obs.Members {
 		from, _ := etcdconf.ParseVersion(m.Version) // checked above
 		path, _ := etcdconf.CheckTransition(from, spec.Target)
 		mp := MemberPlan{Name: m.Name, From: from, Path: path}
-		if cf, ok := obs.Configs[m.Name]; ok && cf.Err == "" && path != etcdconf.PathNone {
-			_, changes, err := etcdconf.Translate(etcdconf.FormatOf(spec.Service.ConfigFile), cf.Content, from, spec.Target)
-			if err != nil {
-				return nil, []Problem{{Attribute: "service.config_file", Summary: "Config file cannot be translated",
-					Detail: fmt.Sprintf("Member %q, %s: %v", m.Name, spec.Service.ConfigFile, err)}}
-			}
-			mp.Changes = changes
+		if rt, ok := obs.Runtimes[m.Name]; ok && path != etcdconf.PathNone {
+			mp.Runtime = rt
+			p, w := planHost(&mp, rt, spec)
+			hostProbs = append(hostProbs, p...)
+			plan.Warnings = append(plan.Warnings, w...)
 		}
 		plan.Members = append(plan.Members, mp)
 	}
 	sort.Slice(plan.Members, func(i, j int) bool { return plan.Members[i].Name < plan.Members[j].Name })
-	if probs := CheckInputs(obs, spec, plan); len(probs) > 0 {
+	if probs := append(CheckInputs(obs, spec, plan), hostProbs...); len(probs) > 0 {
 		return nil, probs
 	}
-	if pending := plan.Pending(); len(pending) > 0 && (spec.Binary.Path == "" || spec.Binary.Source == "") {
+	if pending := plan.Pending(); len(pending) > 0 && spec.Binary.Source == "" {
 		plan.Blocked = &Problem{Attribute: "binary", Summary: "No binary to install",
 			Detail: fmt.Sprintf("%s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }. Apply refuses until it is set.", memberList(pending), spec.Target, spec.Target)}
 	}
@@ -287,7 +273,7 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 	if plan.Blocked != nil {
 		steps = append(steps, "stage: blocked: no binary configured; set binary = { path, source } to apply")
 	}
-	staged := StagedPath(spec.Binary.Path, spec.Target)
+	staged := stagedPaths(plan, spec)
 	source := "upload " + spec.Binary.Source
 	if isURL(spec.Binary.Source) {
 		source = "download " + spec.Binary.Source
@@ -315,15 +301,23 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 		parts := []string{
 			fmt.Sprintf("member %s (%s): %s %s → %s", m.Name, ms.Host, m.Path, m.From, spec.Target),
 			"stop",
-			fmt.Sprintf("keep %s binary as %s", m.From, keptBinaryName(spec.Binary.Path, m.From)),
-			fmt.Sprintf("install %s", spec.Target),
 		}
-		if len(m.Changes) > 0 {
-			parts = append(parts, fmt.Sprintf("config %s: %s (backup %s)", spec.Service.ConfigFile, etcdconf.Summarize(m.Changes), KeptConfigPath(spec.Service.ConfigFile, m.From)))
+		if b := m.Binary; b.Symlink {
+			parts = append(parts, fmt.Sprintf("point the link %s at %s (was %s; the link is pointed back on put-back)", b.Path, b.NewTarget, b.OldTarget))
 		} else {
-			parts = append(parts, "config unchanged")
+			parts = append(parts, fmt.Sprintf("keep %s binary as %s", m.From, keptBinaryName(b.Path, m.From)), fmt.Sprintf("install %s", spec.Target))
 		}
-		parts = append(parts, "start", gate)
+		for _, c := range m.Configs {
+			parts = append(parts, c.describe())
+		}
+		if len(m.Configs) == 0 {
+			parts = append(parts, "settings unchanged"+settingsPlaces(m.Runtime, spec))
+		}
+		g := gate
+		if obs.Gateway[m.Name] {
+			g += ", HTTP/JSON gateway answers as before"
+		}
+		parts = append(parts, "start", g)
 		if spec.Health.MemberPause > 0 {
 			parts = append(parts, "pause "+spec.Health.MemberPause.String())
 		}
@@ -399,6 +393,46 @@ func StagedPath(binaryPath string, v etcdconf.Version) string {
 // KeptBinaryPath is where a member's previous binary is kept.
 func KeptBinaryPath(binaryPath string, v etcdconf.Version) string {
 	return binaryPath + "." + v.String()
+}
+
+// stagedPaths names where the target binary is staged: one path when every
+// pending member's binary lives at the same path.
+func stagedPaths(plan *Plan, spec Spec) string {
+	var paths []string
+	for _, m := range plan.Pending() {
+		p := StagedPath(m.Binary.Path, spec.Target)
+		if m.Binary.Path == "" {
+			p = keptBinaryName(spec.Binary.Path, spec.Target)
+		}
+		if !containsString(paths, p) {
+			paths = append(paths, p)
+		}
+	}
+	return strings.Join(paths, ", ")
+}
+
+// settingsPlaces says where a member's settings live, for "unchanged".
+func settingsPlaces(rt Runtime, spec Spec) string {
+	var places []string
+	if cf := rt.ConfigFileArg(); cf != "" {
+		places = append(places, cf)
+	} else {
+		for _, f := range rt.EnvFiles {
+			if fm := rt.Files[f]; !fm.Missing && fm.Content != nil {
+				places = append(places, f)
+			}
+		}
+		if len(rt.InlineFlags()) > 0 && rt.UnitFile != "" {
+			places = append(places, "ExecStart of "+rt.UnitFile)
+		}
+	}
+	if len(places) == 0 && spec.Service.ConfigFile != "" {
+		places = append(places, spec.Service.ConfigFile)
+	}
+	if len(places) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(places, ", ") + ")"
 }
 
 // keptBinaryName is KeptBinaryPath for the plan text; a blocked plan has no

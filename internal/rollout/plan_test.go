@@ -29,6 +29,39 @@ func memberName(i int) string { return fmt.Sprintf("s%d", i) }
 func memberIP(i int) string   { return fmt.Sprintf("10.0.0.%d", 10+i) }
 func memberURL(i int) string  { return fmt.Sprintf("http://%s:2379", memberIP(i)) }
 
+// Paths of the discovered runtime the planner tests use: a systemd unit
+// "etcd" with an EnvironmentFile, as on most hosts.
+const (
+	rtBinary  = "/usr/local/bin/etcd"
+	rtEnvFile = "/etc/etcd/etcd.env"
+	rtUnit    = "/etc/systemd/system/etcd.service"
+)
+
+// rtConfig is what discovery learns of a member that runs /usr/local/bin/etcd
+// from unit etcd with its settings in /etc/etcd/etcd.env holding env.
+func rtConfig(env string) Runtime {
+	vars := map[string]string{}
+	for _, l := range strings.Split(env, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && strings.HasPrefix(k, "ETCD_") {
+			vars[k] = v
+		}
+	}
+	return Runtime{Unit: "etcd", PID: 4242, Exe: rtBinary, BinaryPath: rtBinary, UnitFile: rtUnit, UnitType: "notify",
+		EnvFiles: []string{rtEnvFile}, Env: vars, EnvReadable: true,
+		ExecStart: "{ path=" + rtBinary + " ; argv[]=" + rtBinary + " ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }",
+		Files: map[string]FileMeta{
+			rtBinary:  {Path: rtBinary, Resolved: rtBinary, Type: "regular file", Owner: "root", Group: "root", Mode: "755"},
+			rtEnvFile: {Path: rtEnvFile, Resolved: rtEnvFile, Type: "regular file", Owner: "root", Group: "root", Mode: "644", Content: []byte(env)},
+		}}
+}
+
+// rtMissing is a member whose unit names an env file that is not there.
+func rtMissing() Runtime {
+	rt := rtConfig("")
+	rt.Files[rtEnvFile] = FileMeta{Path: rtEnvFile, Missing: true}
+	return rt
+}
+
 // planSpec is a configuration for members s1..sn with the defaults the
 // schema gives.
 func planSpec(t testing.TB, target string, n int) Spec {
@@ -38,7 +71,7 @@ func planSpec(t testing.TB, target string, n int) Spec {
 		Binary: Binary{Path: "/usr/local/bin/etcd", Source: "/srv/etcd/v" + target + "/etcd"},
 		Service: Service{
 			StartCommand: DefaultStartCommand, StopCommand: DefaultStopCommand,
-			ConfigFile: DefaultConfigFile, LogCommand: DefaultLogCommand,
+			LogCommand: DefaultLogCommand,
 		},
 		SnapshotDir: DefaultSnapshotDir,
 		Health:      Health{Timeout: DefaultTimeout, StableFor: DefaultStableFor, MemberPause: DefaultMemberPause},
@@ -70,16 +103,16 @@ func liveMember(i int, version string, leader bool) etcdx.Member {
 // every config file readable (env35 for 3.5 members, env34 for 3.4 ones)
 // and a local binary whose sha256 is sourceSum.
 func observation(leader int, versions ...string) Observation {
-	obs := Observation{ClusterID: "c0ffee1234", Configs: map[string]ConfigFile{},
+	obs := Observation{ClusterID: "c0ffee1234", Runtimes: map[string]Runtime{},
 		Source: LocalSource{Checked: true, SHA256: sourceSum, Size: 23 << 20}}
 	minor := ""
 	for i, v := range versions {
 		n := i + 1
 		obs.Members = append(obs.Members, liveMember(n, v, n == leader))
 		if strings.HasPrefix(v, "3.4.") {
-			obs.Configs[memberName(n)] = ConfigFile{Content: []byte(env34(n))}
+			obs.Runtimes[memberName(n)] = rtConfig(env34(n))
 		} else {
-			obs.Configs[memberName(n)] = ConfigFile{Content: []byte(env35(n))}
+			obs.Runtimes[memberName(n)] = rtConfig(env35(n))
 		}
 		if minor == "" || v < minor {
 			minor = v
@@ -230,10 +263,11 @@ func TestMakePlanRollouts(t *testing.T) {
 		{Op: etcdconf.Remove, Key: "next-cluster-version-compatible"},
 		{Op: etcdconf.Rename, Key: "experimental-backend-bbolt-freelist-type", NewKey: "backend-bbolt-freelist-type"},
 	}
-	upgradeOriginal := []change{ // env34Original: 3.4-only settings go, capnslog is refused by 3.5
+	upgradeOriginal := []change{ // env34Original: 3.4-only settings go, capnslog is refused by 3.5, 3.4's pre-vote default is pinned
 		{Op: etcdconf.Drop, Key: "debug"},
 		{Op: etcdconf.Drop, Key: "log-package-levels"},
 		{Op: etcdconf.Set, Key: "logger", Value: "zap"},
+		{Op: etcdconf.Pin, Key: "pre-vote", Value: "false"},
 	}
 
 	type memberWant struct {
@@ -257,16 +291,16 @@ func TestMakePlanRollouts(t *testing.T) {
 			name: "downgrade 3.5.21 → 3.4.34, config changes named per member", target: "3.4.34",
 			versions: []string{"3.5.21", "3.5.21", "3.5.21"},
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s2"] = ConfigFile{Content: []byte(env35Tuned(2))}
+				o.Runtimes["s2"] = rtConfig(env35Tuned(2))
 			},
 			members: map[string]memberWant{
 				"s1": {etcdconf.PathDowngrade, "3.5.21", downgradeS1S3, []string{
 					"member s1 (10.0.0.11): downgrade 3.5.21 → 3.4.34", "stop", "keep 3.5.21 binary as /usr/local/bin/etcd.3.5.21",
-					"install 3.4.34", "config /etc/etcd/etcd.env: ", "-socket-reuse-port", "(backup /etc/etcd/etcd.env.3.5.21)", "start",
+					"install 3.4.34", "config /etc/etcd/etcd.env: ", "-socket-reuse-port", "(backup /etc/etcd/etcd.env.3.5.21, owner and mode kept)", "start",
 					"gate: linearizable read, version 3.4.34", "caught up", "all members healthy", "stable 5s"}},
 				"s2": {etcdconf.PathDowngrade, "3.5.21", downgradeS2, []string{
 					"member s2 (10.0.0.12): downgrade 3.5.21 → 3.4.34", "stop", "install 3.4.34",
-					"config /etc/etcd/etcd.env: -experimental-snapshot-catchup-entries, +next-cluster-version-compatible (backup", "start", "gate:"}},
+					"config /etc/etcd/etcd.env: -experimental-snapshot-catchup-entries (line 6), +next-cluster-version-compatible (backup", "start", "gate:"}},
 				"s3": {etcdconf.PathDowngrade, "3.5.21", downgradeS1S3, []string{"member s3 (10.0.0.13): downgrade", "stop", "install", "config", "start", "gate"}},
 			},
 			preflight: []string{"3/3 members healthy on 3.5.21", "no alarms", "auth disabled", "target 3.4.34 >= 3.4.32"},
@@ -277,12 +311,12 @@ func TestMakePlanRollouts(t *testing.T) {
 			name: "upgrade 3.4 → 3.5, the rollback of a downgrade: next-cluster-version-compatible removed", target: "3.5.21",
 			versions: []string{"3.4.34", "3.4.34", "3.4.34"},
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s2"] = ConfigFile{Content: []byte(env34Original(2))}
+				o.Runtimes["s2"] = rtConfig(env34Original(2))
 			},
 			members: map[string]memberWant{
 				"s1": {etcdconf.PathUpgrade, "3.4.34", rollback, []string{
 					"member s1 (10.0.0.11): upgrade 3.4.34 → 3.5.21", "stop", "keep 3.4.34 binary as /usr/local/bin/etcd.3.4.34",
-					"install 3.5.21", "-next-cluster-version-compatible", "(backup /etc/etcd/etcd.env.3.4.34)", "start", "gate:", "version 3.5.21"}},
+					"install 3.5.21", "-next-cluster-version-compatible", "(backup /etc/etcd/etcd.env.3.4.34, owner and mode kept)", "start", "gate:", "version 3.5.21"}},
 				"s2": {etcdconf.PathUpgrade, "3.4.34", upgradeOriginal, []string{"member s2 (10.0.0.12): upgrade", "-debug", "-log-package-levels", "start"}},
 				"s3": {etcdconf.PathUpgrade, "3.4.34", rollback, []string{"member s3 (10.0.0.13): upgrade", "-next-cluster-version-compatible"}},
 			},
@@ -294,9 +328,9 @@ func TestMakePlanRollouts(t *testing.T) {
 			name: "patch change 3.5.17 → 3.5.21: binary only, config untouched", target: "3.5.21",
 			versions: []string{"3.5.17", "3.5.17", "3.5.17"},
 			members: map[string]memberWant{
-				"s1": {etcdconf.PathPatch, "3.5.17", nil, []string{"member s1 (10.0.0.11): patch 3.5.17 → 3.5.21", "stop", "keep 3.5.17 binary as /usr/local/bin/etcd.3.5.17", "install 3.5.21", "config unchanged", "start", "gate:"}},
-				"s2": {etcdconf.PathPatch, "3.5.17", nil, []string{"member s2 (10.0.0.12): patch", "config unchanged"}},
-				"s3": {etcdconf.PathPatch, "3.5.17", nil, []string{"member s3 (10.0.0.13): patch", "config unchanged"}},
+				"s1": {etcdconf.PathPatch, "3.5.17", nil, []string{"member s1 (10.0.0.11): patch 3.5.17 → 3.5.21", "stop", "keep 3.5.17 binary as /usr/local/bin/etcd.3.5.17", "install 3.5.21", "settings unchanged", "start", "gate:"}},
+				"s2": {etcdconf.PathPatch, "3.5.17", nil, []string{"member s2 (10.0.0.12): patch", "settings unchanged"}},
+				"s3": {etcdconf.PathPatch, "3.5.17", nil, []string{"member s3 (10.0.0.13): patch", "settings unchanged"}},
 			},
 			preflight: []string{"3/3 members healthy on 3.5.17", "no alarms", "patch change to 3.5.21"},
 			stage:     []string{"/usr/local/bin/etcd.3.5.21", "s1, s2, s3"},
@@ -306,7 +340,7 @@ func TestMakePlanRollouts(t *testing.T) {
 			name: "patch down 3.4.34 → 3.4.23 is a patch change, allowed below 3.4.32", target: "3.4.23",
 			versions: []string{"3.4.34", "3.4.34", "3.4.34"},
 			members: map[string]memberWant{
-				"s1": {etcdconf.PathPatch, "3.4.34", nil, []string{"member s1 (10.0.0.11): patch 3.4.34 → 3.4.23", "config unchanged"}},
+				"s1": {etcdconf.PathPatch, "3.4.34", nil, []string{"member s1 (10.0.0.11): patch 3.4.34 → 3.4.23", "settings unchanged"}},
 				"s2": {etcdconf.PathPatch, "3.4.34", nil, nil},
 				"s3": {etcdconf.PathPatch, "3.4.34", nil, nil},
 			},
@@ -319,7 +353,7 @@ func TestMakePlanRollouts(t *testing.T) {
 			setup: func(o *Observation, _ *Spec) {
 				// The done member's host being down does not matter: nothing
 				// happens on it.
-				o.Configs["s1"] = ConfigFile{HostErr: "SSH to 10.0.0.11: connection refused"}
+				o.Runtimes["s1"] = Runtime{HostErr: "SSH to 10.0.0.11: connection refused"}
 			},
 			members: map[string]memberWant{
 				"s1": {etcdconf.PathNone, "3.4.34", nil, []string{"member s1: already on 3.4.34, skipped"}},
@@ -363,10 +397,10 @@ func TestMakePlanRollouts(t *testing.T) {
 			name: "patch change with a config file that cannot be read: only minor changes rewrite it", target: "3.5.21",
 			versions: []string{"3.5.17", "3.5.17", "3.5.17"},
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s2"] = ConfigFile{Err: "cannot read /etc/etcd/etcd.env: cat: /etc/etcd/etcd.env: No such file or directory on 10.0.0.12"}
+				o.Runtimes["s2"] = rtMissing()
 			},
 			members: map[string]memberWant{
-				"s1": {etcdconf.PathPatch, "3.5.17", nil, nil}, "s2": {etcdconf.PathPatch, "3.5.17", nil, []string{"config unchanged"}}, "s3": {etcdconf.PathPatch, "3.5.17", nil, nil},
+				"s1": {etcdconf.PathPatch, "3.5.17", nil, nil}, "s2": {etcdconf.PathPatch, "3.5.17", nil, []string{"settings unchanged"}}, "s3": {etcdconf.PathPatch, "3.5.17", nil, nil},
 			},
 		},
 		{
@@ -466,7 +500,7 @@ func TestMakePlanNothingToDo(t *testing.T) {
 	for _, n := range []int{1, 3, 5} {
 		versions := slices.Repeat([]string{"3.4.34"}, n)
 		obs := observation(n, versions...)
-		obs.Configs = nil // Observe reads no config when nothing changes
+		obs.Runtimes = nil // Observe reads no config when nothing changes
 		for _, binary := range []bool{true, false} {
 			spec := planSpec(t, "3.4.34", n)
 			if !binary {
@@ -503,7 +537,6 @@ func TestMakePlanWithoutBinary(t *testing.T) {
 	}{
 		{"no binary at all, downgrade", "3.4.34", []string{"3.5.21", "3.5.21", "3.5.21"}, Binary{}},
 		{"path without source, patch", "3.5.21", []string{"3.5.21", "3.5.17", "3.5.21"}, Binary{Path: "/usr/local/bin/etcd"}},
-		{"source without path", "3.5.21", []string{"3.5.17", "3.5.17", "3.5.17"}, Binary{Source: "/srv/etcd/etcd"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obs := observation(2, tc.versions...)
@@ -711,23 +744,23 @@ func TestMakePlanRefusals(t *testing.T) {
 			want:  []wantProblem{{"members", "", []string{"NOSPACE on member a1b2c3d400000002", "disarm"}}},
 		},
 		{
-			name: "a config file that cannot be read on a minor change", target: "3.4.34", versions: downgrade, by: "inputs",
+			name: "a config file that cannot be read on a minor change", target: "3.4.34", versions: downgrade, by: "translate",
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s2"] = ConfigFile{Err: "cannot read /etc/etcd/etcd.env: cat: /etc/etcd/etcd.env: No such file or directory on 10.0.0.12"}
+				o.Runtimes["s2"] = rtMissing()
 			},
-			want: []wantProblem{{"service.config_file", "", []string{`"s2"`, "No such file or directory on 10.0.0.12", "ETCD_*"}}},
+			want: []wantProblem{{"service.config_file", "", []string{`"s2"`, "cannot read /etc/etcd/etcd.env on 10.0.0.12", "EnvironmentFile= of /etc/systemd/system/etcd.service"}}},
 		},
 		{
-			name: "a host unreachable over SSH", target: "3.4.34", versions: downgrade, by: "inputs",
+			name: "a host unreachable over SSH", target: "3.4.34", versions: downgrade, by: "translate",
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s3"] = ConfigFile{HostErr: "SSH to 10.0.0.13: dial tcp 10.0.0.13:22: connect: connection refused"}
+				o.Runtimes["s3"] = Runtime{HostErr: "SSH to 10.0.0.13: dial tcp 10.0.0.13:22: connect: connection refused"}
 			},
 			want: []wantProblem{{"members", "s3", []string{`"s3"`, "SSH to 10.0.0.13", "connection refused"}}},
 		},
 		{
-			name: "a host unreachable over SSH on a patch change", target: "3.5.21", versions: []string{"3.5.17", "3.5.17", "3.5.17"}, by: "inputs",
+			name: "a host unreachable over SSH on a patch change", target: "3.5.21", versions: []string{"3.5.17", "3.5.17", "3.5.17"}, by: "translate",
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s1"] = ConfigFile{HostErr: "SSH to 10.0.0.11: ssh: handshake failed: knownhosts: key mismatch"}
+				o.Runtimes["s1"] = Runtime{HostErr: "SSH to 10.0.0.11: ssh: handshake failed: knownhosts: key mismatch"}
 			},
 			want: []wantProblem{{"members", "s1", []string{"knownhosts: key mismatch"}}},
 		},
@@ -746,11 +779,11 @@ func TestMakePlanRefusals(t *testing.T) {
 			want: []wantProblem{{"binary.sha256", "", []string{sourceSum, strings.Repeat("ab", 32)}}},
 		},
 		{
-			name: "an env file that defers to a YAML config file cannot be translated", target: "3.4.34", versions: downgrade, by: "translate",
+			name: "a YAML config file named by ETCD_CONFIG_FILE that cannot be read", target: "3.4.34", versions: downgrade, by: "translate",
 			setup: func(o *Observation, _ *Spec) {
-				o.Configs["s1"] = ConfigFile{Content: []byte("ETCD_CONFIG_FILE=/etc/etcd/etcd.yml\n")}
+				o.Runtimes["s1"] = rtConfig("ETCD_CONFIG_FILE=/etc/etcd/etcd.yml\n")
 			},
-			want: []wantProblem{{"service.config_file", "", []string{`"s1"`, "ETCD_CONFIG_FILE", "/etc/etcd/etcd.yml"}}},
+			want: []wantProblem{{"service.config_file", "", []string{`"s1"`, "--config-file or ETCD_CONFIG_FILE", "cannot read /etc/etcd/etcd.yml"}}},
 		},
 	}
 	for _, tc := range cases {
@@ -793,15 +826,15 @@ func TestMakePlanRefusals(t *testing.T) {
 func TestCheckInputsOnlyForPendingMembers(t *testing.T) {
 	spec := planSpec(t, "3.4.34", 3)
 	obs := observation(1, "3.4.34", "3.4.34", "3.4.34")
-	obs.Configs = map[string]ConfigFile{"s1": {HostErr: "SSH to 10.0.0.11: timeout"}, "s2": {Err: "cannot read"}}
+	obs.Runtimes = map[string]Runtime{"s1": {HostErr: "SSH to 10.0.0.11: timeout"}, "s2": rtMissing()}
 	obs.Source = LocalSource{Checked: true, Err: "gone"}
 	if probs := CheckInputs(obs, spec, handPlan(t, obs, spec.Target)); len(probs) != 0 {
 		t.Errorf("nothing to do, yet CheckInputs = %v", probs)
 	}
 
 	obs = observation(1, "3.4.34", "3.5.21", "3.4.34")
-	obs.Configs["s1"] = ConfigFile{HostErr: "SSH to 10.0.0.11: timeout"}
-	obs.Configs["s3"] = ConfigFile{Err: "cannot read"}
+	obs.Runtimes["s1"] = Runtime{HostErr: "SSH to 10.0.0.11: timeout"}
+	obs.Runtimes["s3"] = rtMissing()
 	if probs := CheckInputs(obs, spec, handPlan(t, obs, spec.Target)); len(probs) != 0 {
 		t.Errorf("only s2 changes, yet CheckInputs = %v", probs)
 	}

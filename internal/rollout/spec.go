@@ -21,7 +21,7 @@ import (
 const (
 	DefaultStartCommand = "systemctl start etcd"
 	DefaultStopCommand  = "systemctl stop etcd"
-	DefaultConfigFile   = "/etc/etcd/etcd.env"
+	DefaultRecordDir    = "/var/lib/terraform-provider-etcd"
 	DefaultLogCommand   = "journalctl -u etcd -n 40 --no-pager"
 	DefaultSnapshotDir  = "etcd-snapshots"
 	DefaultTimeout      = 5 * time.Minute
@@ -42,13 +42,16 @@ type Binary struct {
 	Path   string // the binary the service runs
 	Source string // local file, or http(s) URL (a release .tar.gz is unpacked)
 	SHA256 string // optional, lower-case hex
+	// ReplacePackaged allows replacing a binary that a dpkg or rpm package
+	// owns.
+	ReplacePackaged bool
 }
 
 // Service holds the commands that manage etcd on a host.
 type Service struct {
 	StartCommand string
 	StopCommand  string
-	ConfigFile   string
+	ConfigFile   string // "": what the running member uses
 	LogCommand   string
 }
 
@@ -67,6 +70,16 @@ type Spec struct {
 	Service     Service
 	SnapshotDir string
 	Health      Health
+	// RecordDir is where each host keeps the record of a member's change;
+	// DefaultRecordDir when empty.
+	RecordDir string
+}
+
+func (s Spec) recordDir() string {
+	if s.RecordDir != "" {
+		return s.RecordDir
+	}
+	return DefaultRecordDir
 }
 
 // Member finds a configured member by name.
@@ -92,6 +105,7 @@ type Cluster interface {
 	Status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error)
 	LinearizableRead(ctx context.Context, endpoint string) error
 	ClusterVersion(ctx context.Context, endpoint string) (string, error)
+	GatewayAnswers(ctx context.Context, endpoint string) (bool, error)
 	MoveLeader(ctx context.Context, leaderEndpoint string, to uint64) error
 	Snapshot(ctx context.Context, endpoint string, w io.Writer) (revision int64, err error)
 }

@@ -20,7 +20,7 @@ func (e *Executor) stageAll(ctx context.Context, pending []MemberPlan) error {
 		go func() {
 			defer wg.Done()
 			_, h := e.host(mp.Name)
-			if err := e.stage(ctx, h); err != nil {
+			if err := e.stage(ctx, h, mp.Binary.Path); err != nil {
 				errs[i] = &StepError{Member: mp.Name, Step: "stage", Err: err, Unchanged: true}
 			}
 		}()
@@ -36,8 +36,8 @@ func (e *Executor) stageAll(ctx context.Context, pending []MemberPlan) error {
 
 // stage: check what is staged → upload or download when it differs →
 // verify sha256 and `--version`, each check one SSH round trip.
-func (e *Executor) stage(ctx context.Context, h Host) error {
-	staged := StagedPath(e.Spec.Binary.Path, e.Spec.Target)
+func (e *Executor) stage(ctx context.Context, h Host, binPath string) error {
+	staged := StagedPath(binPath, e.Spec.Target)
 	want := strings.ToLower(e.Spec.Binary.SHA256)
 	src := e.Spec.Binary.Source
 	if want == "" && !isURL(src) {
