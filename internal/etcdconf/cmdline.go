@@ -38,13 +38,15 @@ func splitWords(s string, syntax ArgSyntax) ([]word, error) {
 	i := 0
 	for {
 		// Blanks and line continuations separate words.
+	blanks:
 		for i < len(s) {
-			if isArgSpace(s[i]) {
+			switch {
+			case isArgSpace(s[i]):
 				i++
-			} else if syntax == CommandSyntax && s[i] == '\\' && (strings.HasPrefix(s[i+1:], "\n") || strings.HasPrefix(s[i+1:], "\r\n")) {
+			case syntax == CommandSyntax && s[i] == '\\' && (strings.HasPrefix(s[i+1:], "\n") || strings.HasPrefix(s[i+1:], "\r\n")):
 				i += 2
-			} else {
-				break
+			default:
+				break blanks
 			}
 		}
 		if i == len(s) {

@@ -95,7 +95,7 @@ func isYAMLLine(t string) bool {
 		if c == ':' {
 			return k > 0 && (k+1 == len(t) || isBlank(t[k+1]))
 		}
-		if !(isEnvNameByte(c) || c == '-' || c == '.') {
+		if !isEnvNameByte(c) && c != '-' && c != '.' {
 			return false
 		}
 	}

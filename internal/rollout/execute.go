@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -694,14 +693,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func parseMode(s string) os.FileMode {
-	var m uint32
-	if _, err := fmt.Sscanf(s, "%o", &m); err != nil || m == 0 {
-		return 0o600
-	}
-	return os.FileMode(m)
 }
 
 func lastLines(s string, n int) string {
