@@ -3,6 +3,9 @@ package resources_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -66,6 +69,7 @@ func sameMeta(a, b testhosts.FileInfo) bool {
 //     backups are exact copies.
 func TestAccClusterVersion_hostShapes(t *testing.T) {
 	for _, tc := range []struct {
+		name    string // subtest; the shape when empty
 		shape   string
 		opts    testhosts.Options
 		extra   []string // more binary settings
@@ -77,8 +81,15 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 		{shape: testhosts.ShapePercona, planned: "config /etc/etcd/etcd.conf.yaml: "},
 		{shape: testhosts.ShapeSymlink, opts: testhosts.Options{ConfigSymlink: true}, planned: "point the link /usr/local/bin/etcd at /opt/etcd-3.5.21/etcd"},
 		{shape: testhosts.ShapeHardway, planned: "unit /etc/systemd/system/etcd.service ExecStart=: "},
+		// A unit whose start returns at once (Type=simple): the gate, not
+		// systemctl, tells when the member is ready.
+		{name: "simple-unit", opts: testhosts.Options{UnitType: "simple"}, planned: "config /etc/etcd/etcd.env: "},
 	} {
-		t.Run(tc.shape, func(t *testing.T) {
+		name := tc.name
+		if name == "" {
+			name = tc.shape
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			opts := tc.opts
 			opts.Shape, opts.EtcdVersion = tc.shape, "3.4.23"
@@ -91,6 +102,7 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 			}
 			var faulty *testhosts.Host
 			var before map[string]map[string]testhosts.FileInfo
+			gateway := map[string]int{} // each member's HTTP/JSON gateway status before
 			fault := func(h *testhosts.Host, on bool) {
 				t.Helper()
 				// A setting 3.4 ignores and 3.5 rejects: 3.5 cannot start.
@@ -132,6 +144,7 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 							before = map[string]map[string]testhosts.FileInfo{}
 							for _, h := range sb.Hosts {
 								before[h.Name] = hostFiles(t, sb, h, paths...)
+								gateway[h.Name] = gatewayStatus(t, h.ClientURL)
 							}
 						},
 						Config:      shapeConfig(sb, testhosts.DefaultEtcdVersion, bin35, tc.extra...),
@@ -172,6 +185,10 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 							func(*terraform.State) error {
 								for _, h := range sb.Hosts {
 									checkShapeAfter(t, sb, h, before[h.Name])
+									// Clients of the gateway see what they saw on 3.4.23.
+									if got := gatewayStatus(t, h.ClientURL); got != gateway[h.Name] {
+										t.Errorf("%s: POST /v3/kv/range answers %d on 3.5, %d on 3.4.23", h.Name, got, gateway[h.Name])
+									}
 								}
 								return nil
 							}),
@@ -180,6 +197,61 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 			})
 		})
 	}
+}
+
+// gatewayStatus is the HTTP status of a range request through a member's
+// HTTP/JSON gateway, as Patroni's etcd3 backend sends it.
+func gatewayStatus(t *testing.T, clientURL string) int {
+	t.Helper()
+	resp, err := http.Post(clientURL+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"Zm9v"}`))
+	if err != nil {
+		t.Fatalf("POST %s/v3/kv/range: %v", clientURL, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TestAccClusterVersion_yamlDowngradeKeepsGateway: etcd 3.4 serves the
+// HTTP/JSON gateway to a YAML-configured member only with
+// enable-grpc-gateway: true, which 3.5 did not need. After a 3.5 → 3.4
+// downgrade of a YAML cluster every member still answers POST /v3/kv/range
+// with 200, and the plan names the pin. Needs ETCD_BINARY_3_4 (3.4.32+).
+func TestAccClusterVersion_yamlDowngradeKeepsGateway(t *testing.T) {
+	if os.Getenv("ETCD_BINARY_3_4") == "" {
+		t.Skip("the real 3.5 → 3.4 downgrade needs etcd 3.4.32 or later: set ETCD_BINARY_3_4 to its binary")
+	}
+	bin34, v34 := binary34(t)
+	sb := acctest.Sandbox(t, testhosts.Options{Shape: testhosts.ShapePercona})
+	bin35 := etcdBinary(t, testhosts.DefaultEtcdVersion)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.Factories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					for _, h := range sb.Hosts {
+						if got := gatewayStatus(t, h.ClientURL); got != http.StatusOK {
+							t.Fatalf("%s: the gateway answers %d on 3.5 before the downgrade", h.Name, got)
+						}
+					}
+				},
+				Config: shapeConfig(sb, testhosts.DefaultEtcdVersion, bin35),
+			},
+			{
+				Config: shapeConfig(sb, v34, bin34),
+				Check: resource.ComposeTestCheckFunc(
+					planShows("+enable-grpc-gateway=true (pinned: 3.5 default)"),
+					func(*terraform.State) error {
+						for _, h := range sb.Hosts {
+							if got := gatewayStatus(t, h.ClientURL); got != http.StatusOK {
+								t.Errorf("%s: POST /v3/kv/range answers %d after the downgrade, want 200", h.Name, got)
+							}
+						}
+						return nil
+					}),
+			},
+		},
+	})
 }
 
 // checkShapeAfter asserts a finished member's files against their stat

@@ -48,7 +48,11 @@ func planHost(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem) {
 		probs = append(probs, Problem{Attribute: attr, MapKey: mapKeyFor(attr, name), Summary: summary, Detail: fmt.Sprintf("Member %q: ", name) + fmt.Sprintf(format, a...)})
 	}
 	if rt.HostErr != "" {
-		problem("members", "Host not reachable over SSH", "%s", rt.HostErr)
+		summary := "Host not reachable over SSH"
+		if strings.Contains(rt.HostErr, "sudo") {
+			summary = "sudo refused on the host"
+		}
+		problem("members", summary, "%s", rt.HostErr)
 		return probs, nil
 	}
 	if rt.Unit != "" && rt.Err != "" {
@@ -238,6 +242,32 @@ func planConfigs(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem)
 				}
 				problem("service.config_file", "Settings on the command line must change", "%s needs %s in %s, beside the settings in %s. Move these flags into that file or change them by hand, then plan again.",
 					spec.Target, etcdconf.Summarize(changes), where, settingsPlaces(rt, spec))
+			}
+		}
+	}
+	// Variables set by the unit itself (Environment=, drop-ins) reach etcd
+	// like those of an environment file, but live in no file the provider
+	// rewrites: one that must go is refused with where it is set.
+	if rt.ConfigFileArg() == "" && rt.EnvReadable {
+		inFiles := map[string]bool{}
+		for _, s := range sources {
+			if keys, err := etcdconf.Keys(etcdconf.FormatEnv, s.fm.Content); err == nil {
+				for k := range keys {
+					inFiles[k] = true
+				}
+			}
+		}
+		var env []string
+		for k, v := range rt.Env {
+			if flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, "ETCD_"), "_", "-")); !inFiles[flag] {
+				env = append(env, k+"="+v)
+			}
+		}
+		if len(env) > 0 {
+			_, changes, err := etcdconf.Translate(etcdconf.FormatEnv, []byte(strings.Join(env, "\n")+"\n"), mp.From, spec.Target)
+			if err == nil && hasRemoval(changes) {
+				problem("service.config_file", "Settings in the unit must change", "etcd gets %s from its unit's Environment= (%s or a drop-in), not from a file the provider rewrites, and %s needs %s. Move these variables into the unit's EnvironmentFile or change them by hand, then plan again.",
+					changeKeys(changes), rt.UnitFile, spec.Target, etcdconf.Summarize(changes))
 			}
 		}
 	}

@@ -43,23 +43,23 @@ variable "binary_sha256" {
 }
 
 variable "binary_path" {
-  description = "Path of the etcd binary the service runs on every host."
+  description = "Path of the etcd binary the service runs on every host. Null (the default) uses what each member's unit really starts."
   type        = string
-  default     = "/usr/local/bin/etcd"
+  default     = null
 
   validation {
-    condition     = startswith(var.binary_path, "/")
+    condition     = var.binary_path == null || startswith(coalesce(var.binary_path, "/"), "/")
     error_message = "binary_path must be an absolute path on the hosts, for example \"/usr/local/bin/etcd\"."
   }
 }
 
 variable "config_file" {
-  description = "etcd's settings on every host: an ETCD_* env file or a YAML config file. Rewritten on 3.4 ⇄ 3.5 changes, with every change named in the plan."
+  description = "etcd's settings on every host: an ETCD_* env file or a YAML config file. Rewritten on 3.4 ⇄ 3.5 changes, with every change named in the plan. Null (the default) uses what each member's unit really reads."
   type        = string
-  default     = "/etc/etcd/etcd.env"
+  default     = null
 
   validation {
-    condition     = startswith(var.config_file, "/")
+    condition     = var.config_file == null || startswith(coalesce(var.config_file, "/"), "/")
     error_message = "config_file must be an absolute path on the hosts, for example \"/etc/etcd/etcd.env\"."
   }
 }

@@ -10,17 +10,14 @@ resource "etcd_cluster_version" "main" {
     s3 = { host = "10.0.0.13", client_url = "https://10.0.0.13:2379" }
   }
 
+  # The binary each member's unit starts, and the files its settings live
+  # in, are learned from the hosts at plan time (binary.path and
+  # service.config_file are optional, and refused when they disagree).
   binary = {
-    path = "/usr/local/bin/etcd"
     # A file on the machine running Terraform, uploaded to every host. Or an
     # http(s) URL each host downloads; a release .tar.gz is unpacked. With a
     # URL, set sha256 to the sha256sum of the etcd binary itself.
     source = "/srv/etcd/v3.4.34/etcd"
-  }
-
-  # Optional; the defaults suit a systemd unit named etcd with an env file.
-  service = {
-    config_file = "/etc/etcd/etcd.env"
   }
 
   # Optional; the defaults are timeout = "5m", stable_for = "5s", member_pause = "0s".

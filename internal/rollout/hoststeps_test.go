@@ -1,0 +1,252 @@
+package rollout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
+)
+
+// The host steps run here in a real shell (sh -c, GNU coreutils) on files
+// in a temp dir, the way they run on a host: each Do makes its change and
+// can run again, and the reverse of the Undos puts every file back with its
+// content, mode and link target.
+
+func sh(t *testing.T, dir, script string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s\nscript:\n%s", err, out, script)
+	}
+}
+
+type fileState struct {
+	mode    os.FileMode
+	link    string
+	content string
+}
+
+func snapshotFiles(t *testing.T, dir string) map[string]fileState {
+	t.Helper()
+	out := map[string]fileState{}
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		li, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fileState{mode: li.Mode()}
+		if li.Mode()&os.ModeSymlink != 0 {
+			st.link, _ = os.Readlink(p)
+		} else if li.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			st.content = string(b)
+		}
+		out[rel] = st
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func write(t *testing.T, p, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostStepsRegularFiles: binary swap and config rewrite of plain files
+// keep the old modes (0750 binary, 0640 config), twice-run steps change
+// nothing more, and the undos restore the directory exactly.
+func TestHostStepsRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "bin/etcd"), "etcd 3.5.21", 0o750)
+	write(t, filepath.Join(dir, "bin/etcd.3.4.34"), "etcd 3.4.34", 0o755) // staged
+	write(t, filepath.Join(dir, "etc/etcd.env"), "ETCD_NAME=s1\nETCD_SOCKET_REUSE_PORT=true\n", 0o640)
+	before := snapshotFiles(t, dir)
+
+	newConfig := "ETCD_NAME=s1\nETCD_NEXT_CLUSTER_VERSION_COMPATIBLE=true\n"
+	steps := []hostStep{
+		keepBinaryStep("bin/etcd", "bin/etcd.3.5.21", 0, false),
+		prepareBinaryStep("bin/etcd", "bin/etcd.3.4.34"),
+		backupConfigStep("etc/etcd.env", "etc/etcd.env.3.5.21", false, sha256Hex(newConfig)),
+		installBinaryStep("bin/etcd", "bin/etcd.3.4.34", "bin/etcd.3.5.21", ""),
+		writeConfigStep("etc/etcd.env", "etc/etcd.env", "etc/etcd.env.3.5.21", "etc/etcd.env.new", "", false),
+	}
+	for _, st := range steps {
+		if st.Name == "write config" {
+			write(t, filepath.Join(dir, "etc/etcd.env.new"), newConfig, 0o600)
+		}
+		sh(t, dir, st.Do)
+		sh(t, dir, st.Do) // a retried step
+	}
+	after := snapshotFiles(t, dir)
+	if got := after["bin/etcd"]; got.content != "etcd 3.4.34" || got.mode != 0o750 {
+		t.Errorf("installed binary %+v, want 3.4.34 with the old mode 0750", got)
+	}
+	if got := after["bin/etcd.3.5.21"]; got.content != "etcd 3.5.21" || got.mode != 0o750 {
+		t.Errorf("kept binary %+v, want an exact copy of the old one", got)
+	}
+	if got := after["etc/etcd.env"]; got.content != newConfig || got.mode != 0o640 {
+		t.Errorf("config %+v, want the new content with the old mode 0640", got)
+	}
+	if got := after["etc/etcd.env.3.5.21"]; got != before["etc/etcd.env"] {
+		t.Errorf("config backup %+v, want an exact copy %+v", got, before["etc/etcd.env"])
+	}
+
+	sh(t, dir, undoScript(steps))
+	if got := snapshotFiles(t, dir); !sameFiles(got, before) {
+		t.Errorf("after the undos:\n%v\nwant\n%v", got, before)
+	}
+}
+
+// TestHostStepsSymlinks: a symlinked binary is pointed at the new version
+// (a new directory beside the old one, with its mode), a symlinked config is
+// written through its link, and the undos put both links and every file back.
+func TestHostStepsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "opt/etcd-3.5.21/etcd"), "etcd 3.5.21", 0o750)
+	if err := os.Chmod(filepath.Join(dir, "opt/etcd-3.5.21"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "bin/etcd.3.5.16"), "etcd 3.5.16", 0o755) // staged
+	write(t, filepath.Join(dir, "etc/etcd.env.d/s1.env"), "ETCD_NAME=s1\n", 0o640)
+	sh(t, dir, "ln -s ../opt/etcd-3.5.21/etcd bin/etcd && ln -s etcd.env.d/s1.env etc/etcd.env")
+	before := snapshotFiles(t, dir)
+
+	steps := []hostStep{
+		prepareLinkTargetStep("opt/etcd-3.5.21/etcd", "opt/etcd-3.5.16/etcd", "bin/etcd.3.5.16", false, false),
+		backupConfigStep("etc/etcd.env.d/s1.env", "etc/etcd.env.d/s1.env.3.5.21", false, sha256Hex("x")),
+		repointLinkStep("bin/etcd", "../opt/etcd-3.5.21/etcd", "../opt/etcd-3.5.16/etcd", ""),
+		writeConfigStep("etc/etcd.env", "etc/etcd.env.d/s1.env", "etc/etcd.env.d/s1.env.3.5.21", "etc/etcd.env.d/s1.env.new", "", false),
+	}
+	write(t, filepath.Join(dir, "etc/etcd.env.d/s1.env.new"), "ETCD_NAME=s1\nETCD_X=1\n", 0o600)
+	for _, st := range steps {
+		sh(t, dir, st.Do)
+		sh(t, dir, st.Do)
+	}
+	after := snapshotFiles(t, dir)
+	if got := after["bin/etcd"]; got.link != "../opt/etcd-3.5.16/etcd" {
+		t.Errorf("binary link %+v, want it pointed at ../opt/etcd-3.5.16/etcd", got)
+	}
+	if got := after["opt/etcd-3.5.16"]; got.mode != os.ModeDir|0o750 {
+		t.Errorf("new version directory mode %v, want the old one's drwxr-x---", got.mode)
+	}
+	if got := after["opt/etcd-3.5.16/etcd"]; got.content != "etcd 3.5.16" || got.mode != 0o750 {
+		t.Errorf("new link target %+v, want 3.5.16 with the old target's mode 0750", got)
+	}
+	if got := after["etc/etcd.env"]; got.link != "etcd.env.d/s1.env" {
+		t.Errorf("config link %+v, want it kept", got)
+	}
+	if got := after["etc/etcd.env.d/s1.env"]; got.content != "ETCD_NAME=s1\nETCD_X=1\n" || got.mode != 0o640 {
+		t.Errorf("config target %+v, want the new content with mode 0640", got)
+	}
+
+	sh(t, dir, undoScript(steps))
+	if got := snapshotFiles(t, dir); !sameFiles(got, before) {
+		t.Errorf("after the undos:\n%v\nwant\n%v", got, before)
+	}
+}
+
+// TestRecordRoundTrip: the lines a step appends on the host read back as
+// the steps, with their undos, and a closed record reads as finished.
+func TestRecordRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	record := "records/c0ffee-s1.jsonl"
+	steps := []hostStep{
+		keepBinaryStep("bin/etcd", "bin/etcd.3.5.21", 0, false),
+		startStep("etcd", "systemctl start etcd", "systemctl stop etcd"),
+	}
+	sh(t, dir, appendRecord(record, recordLine(recordHeader{Member: "s1", From: "3.5.21", To: "3.4.34"})))
+	for _, st := range steps {
+		sh(t, dir, appendRecord(record, recordLine(st)))
+	}
+	h := shellHost(dir)
+	hdr, got, err := readRecord(t.Context(), h, record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Member != "s1" || hdr.From != "3.5.21" || len(got) != 2 || got[0].Undo != steps[0].Undo || got[1].Undo != steps[1].Undo {
+		b, _ := json.Marshal(got)
+		t.Errorf("read back %+v %s", hdr, b)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "records")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("record directory %v (%v), want 0700", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, record)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("record %v (%v), want 0600", fi.Mode(), err)
+	}
+	sh(t, dir, appendRecord(record, recordLine(recordEnd{End: "done"})))
+	if _, got, _ := readRecord(t.Context(), h, record); got != nil {
+		t.Errorf("a finished record reads as unfinished: %+v", got)
+	}
+	if strings.Contains(appendRecord(record, recordLine(steps[1])), "systemctl stop") {
+		t.Errorf("the undo of a start shows in the command that records it")
+	}
+}
+
+func sameFiles(a, b map[string]fileState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// shellHost runs commands in a real shell in a directory: a Host with no
+// etcd behind it, for steps that only touch files.
+type shellHost string
+
+func (d shellHost) Run(ctx context.Context, cmd string) (sshx.Result, error) {
+	c := exec.CommandContext(ctx, "sh", "-c", cmd)
+	c.Dir = string(d)
+	var stdout, stderr strings.Builder
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err := c.Run()
+	res := sshx.Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		res.ExitStatus = exit.ExitCode()
+		err = nil
+	}
+	return res, err
+}
+
+func (d shellHost) Upload(ctx context.Context, r io.Reader, remotePath string, mode os.FileMode) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(string(d), remotePath), b, mode)
+}
