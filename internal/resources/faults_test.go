@@ -458,8 +458,11 @@ func TestAccFault_putBackFails(t *testing.T) {
 					}()
 				},
 				Config: cfg(older, etcdBinary(t, older)),
-				ExpectError: regexp.MustCompile(`(?s)Rollout stopped at member s\d \(gate\).*PUTTING\s+MEMBER\s+s\d\s+BACK\s+ALSO\s+FAILED.*` +
-					`/usr/local/bin/etcd\.<previous\s+version>.*` + regexp.QuoteMeta(snapDir) + `.*etcdutl\s+snapshot\s+restore`),
+				// A frozen member never tells systemd it is ready: its
+				// Type=notify start fails on the unit's start timeout, or the
+				// gate fails first.
+				ExpectError: regexp.MustCompile(`(?s)Rollout stopped at member s\d \((gate|start)\).*PUTTING\s+MEMBER\s+s\d\s+BACK\s+ALSO\s+FAILED.*` +
+					`<binary\s+path>\.<previous\s+version>.*/var/lib/terraform-provider-etcd/.*` + regexp.QuoteMeta(snapDir) + `.*etcdutl\s+snapshot\s+restore`),
 			},
 		},
 	})

@@ -28,7 +28,8 @@ type Runtime struct {
 	UnitType     string // notify, simple, ...
 	User, Group  string
 	TimeoutStart time.Duration // TimeoutStartUSec; 0 when unknown or infinite
-	EnvFiles     []string      // EnvironmentFile= entries, in order, "-" stripped
+	UnitEnv      map[string]string // ETCD_* variables set by the unit's Environment= lines
+	EnvFiles     []string          // EnvironmentFile= entries, in order, "-" stripped
 	OptionalEnv  []string      // those marked "-": missing is fine
 	ExecStart    string        // the unit's ExecStart as systemctl shows it
 
@@ -90,7 +91,7 @@ func unitOf(startCommand string) string {
 }
 
 // systemdProps are the unit properties discovery reads.
-var systemdProps = []string{"MainPID", "ExecStart", "EnvironmentFiles", "User", "Group", "Type", "TimeoutStartUSec", "FragmentPath", "ActiveState"}
+var systemdProps = []string{"MainPID", "ExecStart", "Environment", "EnvironmentFiles", "User", "Group", "Type", "TimeoutStartUSec", "FragmentPath", "ActiveState"}
 
 // discoverScript prints the unit's properties and the running process's
 // exe, arguments and ETCD_* environment, each in a section of its own. $1 is
@@ -156,6 +157,12 @@ func parseDiscovery(unit, out string) Runtime {
 	rt.ExecStart = props["ExecStart"]
 	rt.TimeoutStart = parseSystemdDuration(props["TimeoutStartUSec"])
 	rt.EnvFiles, rt.OptionalEnv = parseEnvironmentFiles(props["EnvironmentFiles"])
+	rt.UnitEnv = map[string]string{}
+	for _, kv := range strings.Fields(props["Environment"]) {
+		if k, v, ok := strings.Cut(strings.Trim(kv, `"`), "="); ok && strings.HasPrefix(k, "ETCD_") {
+			rt.UnitEnv[k] = v
+		}
+	}
 	rt.PID, _ = strconv.Atoi(strings.TrimSpace(secs["pid"]))
 	exe := strings.TrimSpace(secs["exe"])
 	if e, ok := strings.CutSuffix(exe, " (deleted)"); ok {

@@ -406,7 +406,8 @@ func (e *Executor) undoInterrupted(ctx context.Context, h Host, mp MemberPlan, r
 // cancelled apply still leaves the member running. stopped says whether the
 // member may be down; before the stop only files are undone.
 func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h Host, record string, stopped bool, cause *StepError) error {
-	rctx, cancel := detached(ctx, e.Spec.Health.Timeout+time.Minute)
+	// A notify unit's start may block for its whole start timeout.
+	rctx, cancel := detached(ctx, e.Spec.Health.Timeout+mp.Runtime.TimeoutStart+time.Minute)
 	defer cancel()
 	if stopped {
 		cause.Logs = e.serviceLogs(rctx, h)

@@ -247,8 +247,10 @@ func planConfigs(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem)
 	}
 	// Variables set by the unit itself (Environment=, drop-ins) reach etcd
 	// like those of an environment file, but live in no file the provider
-	// rewrites: one that must go is refused with where it is set.
-	if rt.ConfigFileArg() == "" && rt.EnvReadable {
+	// rewrites: one that must go or change is refused with where it is set.
+	// (An environment file's value wins over Environment=, so only those
+	// the files do not set count.)
+	if rt.ConfigFileArg() == "" && len(rt.UnitEnv) > 0 {
 		inFiles := map[string]bool{}
 		for _, s := range sources {
 			if keys, err := etcdconf.Keys(etcdconf.FormatEnv, s.fm.Content); err == nil {
@@ -258,17 +260,23 @@ func planConfigs(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem)
 			}
 		}
 		var env []string
-		for k, v := range rt.Env {
+		present := map[string]bool{}
+		for k, v := range rt.UnitEnv {
 			if flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, "ETCD_"), "_", "-")); !inFiles[flag] {
 				env = append(env, k+"="+v)
+				present[flag] = true
 			}
 		}
-		if len(env) > 0 {
-			_, changes, err := etcdconf.Translate(etcdconf.FormatEnv, []byte(strings.Join(env, "\n")+"\n"), mp.From, spec.Target)
-			if err == nil && hasRemoval(changes) {
-				problem("service.config_file", "Settings in the unit must change", "etcd gets %s from its unit's Environment= (%s or a drop-in), not from a file the provider rewrites, and %s needs %s. Move these variables into the unit's EnvironmentFile or change them by hand, then plan again.",
-					changeKeys(changes), rt.UnitFile, spec.Target, etcdconf.Summarize(changes))
+		_, changes, err := etcdconf.Translate(etcdconf.FormatEnv, []byte(strings.Join(env, "\n")+"\n"), mp.From, spec.Target)
+		var mustChange []etcdconf.Change
+		for _, c := range changes {
+			if present[c.Key] && c.Op != etcdconf.Pin && c.Op != etcdconf.Add {
+				mustChange = append(mustChange, c)
 			}
+		}
+		if err == nil && len(mustChange) > 0 {
+			problem("service.config_file", "Settings in the unit must change", "etcd gets %s from its unit's Environment= (%s or a drop-in), not from a file the provider rewrites, and %s needs %s. Move these variables into the unit's EnvironmentFile or change them by hand, then plan again.",
+				changeKeys(mustChange), rt.UnitFile, spec.Target, etcdconf.Summarize(mustChange))
 		}
 	}
 	if len(probs) == 0 && len(sources) == 0 && len(mp.Configs) == 0 && needsAdd(mp, spec) {

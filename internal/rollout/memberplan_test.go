@@ -59,10 +59,17 @@ func TestPlanHost(t *testing.T) {
 		{name: "a 3.5-only variable set by the unit's Environment=", from: "3.5.21", to: "3.4.34",
 			rt: func() Runtime {
 				rt := rtConfig(env35(1))
-				rt.Env["ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES"] = "5000"
+				rt.UnitEnv = map[string]string{"ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES": "5000"}
 				return rt
 			},
 			problem: []string{"service.config_file", "experimental-snapshot-catchup-entries", "Environment="}},
+		{name: "the process still has a variable since removed from its file: not a unit setting", from: "3.4.23", to: "3.5.21",
+			rt: func() Runtime {
+				rt := rtConfig(env34(1))
+				rt.Env["ETCD_SOCKET_REUSE_PORT"] = "notabool"
+				rt.UnitEnv = map[string]string{"ETCD_NAME": "%H"}
+				return rt
+			}},
 		{name: "a symlinked binary is pointed at the new version", from: "3.5.17", to: "3.5.21",
 			rt: func() Runtime {
 				rt := rtConfig(env35(1))
