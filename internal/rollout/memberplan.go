@@ -44,9 +44,7 @@ type ConfigEdit struct {
 // fills mp's Binary and Configs.
 func planHost(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem) {
 	name := mp.Name
-	problem := func(attr, summary, format string, a ...any) {
-		probs = append(probs, Problem{Attribute: attr, MapKey: mapKeyFor(attr, name), Summary: summary, Detail: fmt.Sprintf("Member %q: ", name) + fmt.Sprintf(format, a...)})
-	}
+	problem := problemFor(name, &probs)
 	if rt.HostErr != "" {
 		summary := "Host not reachable over SSH"
 		if strings.Contains(rt.HostErr, "sudo") {
@@ -132,9 +130,7 @@ func planHost(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem) {
 // files and the flags on its command line.
 func planConfigs(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem) {
 	name := mp.Name
-	problem := func(attr, summary, format string, a ...any) {
-		probs = append(probs, Problem{Attribute: attr, MapKey: mapKeyFor(attr, name), Summary: summary, Detail: fmt.Sprintf("Member %q: ", name) + fmt.Sprintf(format, a...)})
-	}
+	problem := problemFor(name, &probs)
 	configured := spec.Service.ConfigFile
 	var candidates []string
 	if cf := rt.ConfigFileArg(); cf != "" {
@@ -436,6 +432,14 @@ func anySamePath(rt Runtime, p string, list []string) bool {
 		}
 	}
 	return false
+}
+
+// problemFor returns a function that adds a problem about member name to
+// *into, its detail opening with the member.
+func problemFor(name string, into *[]Problem) func(attr, summary, format string, a ...any) {
+	return func(attr, summary, format string, a ...any) {
+		*into = append(*into, Problem{Attribute: attr, MapKey: mapKeyFor(attr, name), Summary: summary, Detail: fmt.Sprintf("Member %q: ", name) + fmt.Sprintf(format, a...)})
+	}
 }
 
 func mapKeyFor(attr, name string) string {

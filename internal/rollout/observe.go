@@ -13,9 +13,9 @@ import (
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 )
 
-// Observe gathers what the planner needs. Config files are read over SSH
-// only when some member must change, so a plan with nothing to do opens no
-// SSH connection.
+// Observe gathers what the planner needs. Hosts are discovered over SSH
+// only when some member must change and a binary is configured, so a plan
+// with nothing to do, or a drift alarm, opens no SSH connection.
 func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Observation, error) {
 	var obs Observation
 	view, err := cluster.Observe(ctx)

@@ -200,8 +200,9 @@ func CheckMembership(obs Observation, spec Spec) []Problem {
 	return probs
 }
 
-// CheckInputs returns the problems with what the hosts and the local machine
-// provide for the members that must change: config files and the binary.
+// CheckInputs returns the problems with the binary the local machine
+// provides for the members that must change. What each host provides is
+// checked by planHost, from discovery.
 func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
 	var probs []Problem
 	pending := plan.Pending()
