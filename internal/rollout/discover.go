@@ -27,11 +27,11 @@ type Runtime struct {
 	UnitFile     string
 	UnitType     string // notify, simple, ...
 	User, Group  string
-	TimeoutStart time.Duration // TimeoutStartUSec; 0 when unknown or infinite
+	TimeoutStart time.Duration     // TimeoutStartUSec; 0 when unknown or infinite
 	UnitEnv      map[string]string // ETCD_* variables set by the unit's Environment= lines
 	EnvFiles     []string          // EnvironmentFile= entries, in order, "-" stripped
-	OptionalEnv  []string      // those marked "-": missing is fine
-	ExecStart    string        // the unit's ExecStart as systemctl shows it
+	OptionalEnv  []string          // those marked "-": missing is fine
+	ExecStart    string            // the unit's ExecStart as systemctl shows it
 
 	// Filled by the second round trip (inspectFiles).
 	Files map[string]FileMeta // every path below, by path
