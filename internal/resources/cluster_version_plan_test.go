@@ -134,7 +134,7 @@ func TestAccClusterVersion_adoptPlanDrift(t *testing.T) {
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("rollout"), knownvalue.ListPartial(map[int]knownvalue.Check{
 						0: knownvalue.StringExact("preflight: 3/3 members healthy on s1=3.5.16 s2=" + v35 + " s3=" + v35 + ", no alarms, patch change to " + v35),
-						4: knownvalue.StringRegexp(regexp.MustCompile(`^member s1 \(127\.0\.\d+\.1\): patch 3\.5\.16 → ` + regexp.QuoteMeta(v35) + `; stop; keep 3\.5\.16 binary as /usr/local/bin/etcd\.3\.5\.16; install ` + regexp.QuoteMeta(v35) + `; config unchanged; start; gate: `)),
+						4: knownvalue.StringRegexp(regexp.MustCompile(`^member s1 \(127\.0\.\d+\.1\): patch 3\.5\.16 → ` + regexp.QuoteMeta(v35) + `; stop; keep 3\.5\.16 binary as /usr/local/bin/etcd\.3\.5\.16; install ` + regexp.QuoteMeta(v35) + `; settings unchanged \(/etc/etcd/etcd\.env\); start; gate: `)),
 						5: knownvalue.StringExact("member s2: already on " + v35 + ", skipped"),
 						6: knownvalue.StringExact("member s3: already on " + v35 + ", skipped"),
 					})),
