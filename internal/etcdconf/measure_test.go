@@ -299,26 +299,6 @@ func defaultsFile(version string, f Format) string {
 	return filepath.Join(defaultsDir, version+"-"+mechanism(f)+".json")
 }
 
-// TestRecordDefaults re-records testdata/defaults from the real binaries:
-// ETCDCONF_RECORD=1 go test ./internal/etcdconf -run TestRecordDefaults
-func TestRecordDefaults(t *testing.T) {
-	if os.Getenv("ETCDCONF_RECORD") == "" {
-		t.Skip("set ETCDCONF_RECORD=1 to re-record testdata/defaults from the cached etcd binaries")
-	}
-	for _, v := range []string{"3.4.23", "3.5.21"} {
-		bin := binaryOrSkip(t, v)
-		for _, f := range []Format{FormatEnv, FormatYAML} {
-			o := observe(t, bin, v, f)
-			b, err := json.MarshalIndent(o, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(defaultsFile(v, f), append(b, '\n'), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
 
 func readObservation(t *testing.T, version string, f Format) observation {
 	t.Helper()
