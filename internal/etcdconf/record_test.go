@@ -27,3 +27,24 @@ func TestRecordDefaults(t *testing.T) {
 		}
 	}
 }
+
+// observe measures one version with one mechanism from the minimal
+// configuration.
+func observe(t *testing.T, bin, version string, f Format) observation {
+	t.Helper()
+	m := newMember(t)
+	base := m.config(f)
+	s, _ := m.run(t, bin, f, base)
+	o := observation{Etcd: version, Mechanism: mechanism(f), Settings: s,
+		How: "one start from the minimal configuration; fields from its \"starting an etcd server\" log line"}
+	if s["logger"] != "zap" {
+		z, _ := m.run(t, bin, f, appendSetting(f, base, "logger", "zap"))
+		for k, v := range z {
+			if _, ok := s[k]; !ok {
+				s[k] = v
+			}
+		}
+		o.How = "logger and probes from a start with the minimal configuration; log fields from a second start with logger=zap added, since capnslog does not log them"
+	}
+	return o
+}
