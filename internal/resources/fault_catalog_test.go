@@ -29,7 +29,7 @@ var faultCatalog = []struct {
 		"the idempotent steps are retried with backoff and the rollout completes; no acknowledged write lost"},
 	{"TestAccFault_memberNeverHealthy",
 		"the member is frozen (SIGSTOP) right after it starts on the new version",
-		"its gate fails; it is put back on its old version and passes its gate; no other member is stopped"},
+		"it never reports ready, so its Type=notify start (after the unit's start timeout) or its gate fails; it is put back on its old version and passes its gate; no other member is stopped"},
 	{"TestAccFault_putBackFails",
 		"every etcd process that starts on the member is frozen, the new version and then the old one",
 		"the error says plainly that putting it back failed and gives the recovery path (kept files, snapshot); the others keep quorum and are never stopped"},
