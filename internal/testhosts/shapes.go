@@ -54,6 +54,8 @@ var shapes = map[string]shape{
 		binary: EtcdPath, toolDir: "/usr/local/bin", unitFile: etcUnit,
 		configFile: EnvFile, format: "env", configOwner: "root:root", configMode: 0o644,
 		// TimeoutStopSec=10s: what testhosts has always given etcd to stop.
+		// TimeoutStartSec=30s, as hand-written units often shorten it: a
+		// member that never becomes ready fails its start in 30 s, not 90.
 		unit: `# etcd member (written by testhosts)
 [Unit]
 Description=etcd key-value store
@@ -63,6 +65,7 @@ After=network.target
 Type=%[1]s
 EnvironmentFile=/etc/etcd/etcd.env
 ExecStart=/usr/local/bin/etcd
+TimeoutStartSec=30s
 TimeoutStopSec=10s
 
 [Install]
