@@ -168,7 +168,7 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 						}
 					}()
 				},
-				Config:      cfg(older, etcdBinary(t, older)),
+				Config: cfg(older, etcdBinary(t, older)),
 				// Frozen, it never tells systemd it is ready: the Type=notify
 				// start fails on the unit's start timeout, or the gate first.
 				ExpectError: regexp.MustCompile(`(?s)Rollout stopped at member s\d \((gate|start)\).*` + words("was put back on its previous binary and config, restarted, and passed its health gate").String()[4:]),
