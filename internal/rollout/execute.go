@@ -314,7 +314,10 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	if _, err := e.doSteps(ctx, h, record, stopStep(e.Spec.Service.StopCommand)); err != nil {
 		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: "stop", Err: err})
 	}
-	e.log("installing and starting", fields("install", "changes", etcdconf.Summarize(mp.Changes)))
+	e.log("installing binary", fields("install", "binary", mp.Binary.Path))
+	for _, c := range mp.Configs {
+		e.log("rewriting config", fields("config", "file", c.Path, "changes", etcdconf.Summarize(c.Changes), "backup", c.Backup))
+	}
 	if step, err := e.doSteps(ctx, h, record, swap...); err != nil {
 		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: step, Err: err})
 	}
