@@ -23,7 +23,7 @@ var Factories = map[string]func() (tfprotov6.ProviderServer, error){
 }
 
 // PreCheck skips the test, saying why, unless acceptance tests are enabled
-// and the Terraform CLI is available.
+// and the Terraform CLI is available; with TF_ACC set, a missing CLI fails.
 func PreCheck(t *testing.T) {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
@@ -32,7 +32,7 @@ func PreCheck(t *testing.T) {
 	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
 		tf, err := testhosts.TerraformBinary()
 		if err != nil {
-			t.Skipf("acceptance test: no Terraform CLI: %v", err)
+			t.Fatalf("acceptance test: no Terraform CLI (TF_ACC is set, so a missing prerequisite fails; run make prereqs): %v", err)
 		}
 		t.Setenv("TF_ACC_TERRAFORM_PATH", tf)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -459,7 +460,7 @@ func (rt Runtime) ConfigFileArg() string {
 func (rt Runtime) SettingsFiles(configured string) []string {
 	var out []string
 	add := func(p string) {
-		if p != "" && !containsString(out, p) {
+		if p != "" && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
@@ -497,13 +498,4 @@ func (rt Runtime) InlineFlags() []string {
 		out = append(out, "ETCD_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"="+val)
 	}
 	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

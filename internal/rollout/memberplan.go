@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
@@ -157,7 +158,7 @@ func planConfigs(mp *MemberPlan, rt Runtime, spec Spec) (probs, warns []Problem)
 	for _, p := range candidates {
 		fm := rt.Files[p]
 		if fm.Missing || fm.Content == nil {
-			if !containsString(rt.OptionalEnv, p) {
+			if !slices.Contains(rt.OptionalEnv, p) {
 				problem("service.config_file", "Config file not readable", "cannot read %s on %s (%s). A change between minor versions rewrites etcd's settings there.", p, hostOfRuntime(spec, name), rt.origin(p, configured))
 			}
 			continue // an optional EnvironmentFile=- that does not exist
@@ -459,7 +460,7 @@ func (rt Runtime) origin(p, configured string) string {
 	switch {
 	case p == rt.ConfigFileArg():
 		return "named by --config-file or ETCD_CONFIG_FILE"
-	case containsString(rt.EnvFiles, p) && rt.UnitFile != "":
+	case slices.Contains(rt.EnvFiles, p) && rt.UnitFile != "":
 		return "EnvironmentFile= of " + rt.UnitFile
 	case p == configured:
 		return "service.config_file"

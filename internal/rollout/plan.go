@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -405,7 +406,7 @@ func stagedPaths(plan *Plan, spec Spec) string {
 		if m.Binary.Path == "" {
 			p = keptBinaryName(spec.Binary.Path, spec.Target)
 		}
-		if !containsString(paths, p) {
+		if !slices.Contains(paths, p) {
 			paths = append(paths, p)
 		}
 	}
