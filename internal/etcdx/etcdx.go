@@ -181,6 +181,7 @@ type View struct {
 	ClusterVersion string // from GET /version; "" when no member answered
 	Members        []Member
 	Alarms         []string
+	AlarmErr       error    // why the alarms could not be listed; nil when they were
 	Tried          []string // endpoints that were tried for the member list
 }
 
@@ -255,17 +256,28 @@ func (c *Client) Observe(ctx context.Context) (*View, error) {
 			break
 		}
 	}
-	if cl, err := c.Cluster(); err == nil {
-		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-		resp, err := cl.AlarmList(cctx)
-		cancel()
-		if err == nil {
-			for _, a := range resp.Alarms {
-				view.Alarms = append(view.Alarms, fmt.Sprintf("%s on member %x", a.Alarm, a.MemberID))
-			}
-		}
-	}
+	view.Alarms, view.AlarmErr = c.alarms(ctx)
 	return view, nil
+}
+
+// alarms lists the cluster's active alarms. The error is kept, not
+// dropped: a check that cannot be answered must not read as "no alarms".
+func (c *Client) alarms(ctx context.Context) ([]string, error) {
+	cl, err := c.Cluster()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	resp, err := cl.AlarmList(cctx)
+	if err != nil {
+		return nil, explainPermission(err, "alarm list")
+	}
+	var out []string
+	for _, a := range resp.Alarms {
+		out = append(out, fmt.Sprintf("%s on member %x", a.Alarm, a.MemberID))
+	}
+	return out, nil
 }
 
 func (c *Client) memberList(ctx context.Context) (*clientv3.MemberListResponse, error) {
@@ -381,7 +393,8 @@ func (c *Client) Status(ctx context.Context, endpoint string) (*clientv3.StatusR
 
 // LinearizableRead performs the read `etcdctl endpoint health` uses: it only
 // succeeds when the member is part of a quorum with a leader. Permission
-// denied still proves that, as etcdctl also accepts.
+// denied still proves that, as etcdctl also accepts, and so does "user name
+// is empty": etcd checks the caller only after the read's quorum round.
 func (c *Client) LinearizableRead(ctx context.Context, endpoint string) error {
 	cl, err := c.endpoint(endpoint)
 	if err != nil {
@@ -390,7 +403,7 @@ func (c *Client) LinearizableRead(ctx context.Context, endpoint string) error {
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
 	_, err = cl.Get(cctx, "health")
-	if err == nil || errors.Is(err, rpctypes.ErrPermissionDenied) {
+	if err == nil || errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrUserEmpty) {
 		return nil
 	}
 	return err
@@ -463,7 +476,9 @@ func (c *Client) AuthEnabled(ctx context.Context) (bool, error) {
 		switch {
 		case err == nil:
 			return resp.Enabled, nil
-		case errors.Is(err, rpctypes.ErrUserEmpty), strings.Contains(err.Error(), "user name is empty"):
+		case errors.Is(err, rpctypes.ErrUserEmpty), strings.Contains(err.Error(), "user name is empty"),
+			// Only a root user may ask once auth is on.
+			errors.Is(err, rpctypes.ErrPermissionDenied):
 			return true, nil
 		case status.Code(err) == codes.Unimplemented:
 			errs = append(errs, fmt.Errorf("%s runs a version without AuthStatus (3.4)", ep))
@@ -472,6 +487,62 @@ func (c *Client) AuthEnabled(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, errors.Join(errs...)
+}
+
+// PermissionError says the configured user may not make the maintenance
+// calls a rollout needs.
+type PermissionError struct {
+	User  string
+	Roles []string // the user's roles, when they could be read
+}
+
+func (e *PermissionError) Error() string {
+	if e.User == "" {
+		return "the provider has no username"
+	}
+	roles := "no roles"
+	if len(e.Roles) > 0 {
+		roles = "roles " + strings.Join(e.Roles, ", ")
+	}
+	return fmt.Sprintf("user %q has %s, not root", e.User, roles)
+}
+
+// CheckAdmin tells whether the configured credentials may make the calls a
+// rollout needs: with auth on, etcd allows the snapshot (and, from 3.6 on,
+// member status, move-leader and the downgrade API) to the root role only.
+// Listing roles is allowed to exactly those callers (root, or anyone while
+// auth is off), so it is the probe. It returns a *PermissionError when the
+// user lacks root, and another error when the question cannot be answered.
+func (c *Client) CheckAdmin(ctx context.Context) error {
+	cl, err := c.Cluster()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	_, err = cl.RoleList(cctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrUserEmpty):
+		perr := &PermissionError{User: c.cfg.Username}
+		if perr.User != "" {
+			if resp, err := cl.UserGet(cctx, perr.User); err == nil {
+				perr.Roles = resp.Roles
+			}
+		}
+		return perr
+	default:
+		return fmt.Errorf("checking the user's permissions (role list): %w", err)
+	}
+}
+
+// explainPermission adds to a permission error which call it was.
+func explainPermission(err error, call string) error {
+	if errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrUserEmpty) {
+		return fmt.Errorf("%s: %w (with auth enabled this needs the root role)", call, err)
+	}
+	return fmt.Errorf("%s: %w", call, err)
 }
 
 // MoveLeader hands leadership to the member with ID to. It must be sent to

@@ -79,6 +79,9 @@ func (m *clusterVersionModel) spec(ctx context.Context) (rollout.Spec, diag.Diag
 	s.SnapshotDir = rollout.DefaultSnapshotDir
 	if m.Snapshot != nil {
 		setString(&s.SnapshotDir, m.Snapshot.Directory)
+		if c := m.Snapshot.CopyTo; c != nil {
+			s.SnapshotCopy = &rollout.SnapshotCopy{Host: c.Host.ValueString(), SSHPort: int(c.SSHPort.ValueInt64()), Directory: c.Directory.ValueString()}
+		}
 	}
 	s.Health = rollout.Health{Timeout: rollout.DefaultTimeout, StableFor: rollout.DefaultStableFor, MemberPause: rollout.DefaultMemberPause}
 	if h := m.Health; h != nil {
@@ -119,6 +122,10 @@ func (m *clusterVersionModel) known() bool {
 		return false
 	}
 	if sv := m.Service; sv != nil && sv.ConfigFile.IsUnknown() {
+		return false
+	}
+	if sn := m.Snapshot; sn != nil && (sn.Directory.IsUnknown() ||
+		sn.CopyTo != nil && (sn.CopyTo.Host.IsUnknown() || sn.CopyTo.Directory.IsUnknown() || sn.CopyTo.SSHPort.IsUnknown())) {
 		return false
 	}
 	return true
@@ -222,14 +229,40 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 	defer sess.close()
 	started := time.Now()
 	obs, err := rollout.Observe(ctx, sess.cluster, sess.hosts, spec)
-	if err != nil {
+	var none *etcdx.NoEndpointError
+	switch {
+	case errors.As(err, &none):
+		// An outage: the plan still works, so the rest of the configuration
+		// can be planned and applied; apply refuses.
+		resp.Diagnostics.AddAttributeWarning(path.Root("members"), "etcd cluster unreachable",
+			fmt.Sprintf("%v\n\netcd_cluster_version cannot be applied until the cluster answers; the rest of the configuration plans and applies as usual. Check that the members run and that their client_url values are reachable from the machine running Terraform, with the provider's tls, username and password settings.", err))
+		planBlocked(ctx, &plan, state, []string{"preflight: blocked: no member answers; apply refuses until the cluster is back, then plan again"}, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	case err != nil:
 		resp.Diagnostics.AddAttributeError(path.Root("members"), "etcd cluster unreachable",
 			fmt.Sprintf("Planning the rollout needs the live cluster: %v\n\nCheck that the members' client_url values are reachable from the machine running Terraform and that the provider's tls, username and password settings match the cluster.", err))
 		return
 	}
 	rp, probs := rollout.MakePlan(obs, spec)
 	if len(probs) > 0 {
-		addProblems(&resp.Diagnostics, probs)
+		addProblems(&resp.Diagnostics, probs, false)
+		return
+	}
+	addProblems(&resp.Diagnostics, rp.Warnings, true)
+	down := rollout.HealthProblems(obs)
+	if len(rp.Pending()) > 0 || len(down) > 0 {
+		switch holder, err := sess.cluster.CurrentLock(ctx); {
+		case err != nil:
+			resp.Diagnostics.AddAttributeError(path.Root("members"), "Cannot read the rollout lock", fmt.Sprintf("%v\n\nA rollout takes a lock in the cluster (%s) so that two pipelines never roll it at once; planning checks it. Fix the cause, then plan again.", err, etcdx.LockKey))
+			return
+		case holder != nil:
+			resp.Diagnostics.AddAttributeWarning(path.Root("version"), "A rollout is in progress on this cluster", fmt.Sprintf("The rollout lock is held by %s. Apply refuses until it is released.%s", holder, lockHelp))
+		}
+	}
+	if len(down) > 0 {
+		planBlocked(ctx, &plan, state, rp.Steps, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
 	warnIfTimeoutShort(ctx, &plan, state == nil, len(rp.Pending()), spec.Health, &resp.Diagnostics)
@@ -283,7 +316,7 @@ func (r *clusterVersionResource) checkMembership(ctx context.Context, plan *clus
 		diags.AddAttributeError(path.Root("members"), "etcd cluster unreachable", err.Error())
 		return
 	}
-	addProblems(diags, rollout.CheckMembership(rollout.Observation{Members: view.Members}, spec))
+	addProblems(diags, rollout.CheckMembership(rollout.Observation{Members: view.Members}, spec), false)
 }
 
 // warnIfTimeoutShort warns when the operation's timeout is shorter than the
@@ -314,7 +347,36 @@ func warnIfTimeoutShort(ctx context.Context, plan *clusterVersionModel, create b
 	}
 }
 
-func addProblems(diags *diag.Diagnostics, probs []rollout.Problem) {
+// planBlocked fills a plan that apply will refuse (members or the whole
+// cluster down): the configured version for every member, what cannot be
+// known unknown, and the steps that say why.
+func planBlocked(ctx context.Context, plan, state *clusterVersionModel, steps []string, diags *diag.Diagnostics) {
+	members, d := plan.members(ctx)
+	diags.Append(d...)
+	target := map[string]string{}
+	for name := range members {
+		target[name] = plan.Version.ValueString()
+	}
+	plan.MemberVersions, d = types.MapValueFrom(ctx, types.StringType, target)
+	diags.Append(d...)
+	plan.Rollout, d = types.ListValueFrom(ctx, types.StringType, steps)
+	diags.Append(d...)
+	plan.Leader = types.StringUnknown()
+	plan.ClusterVersion = types.StringUnknown()
+	plan.ID = types.StringUnknown()
+	plan.LastSnapshot = types.ObjectNull(lastSnapshotAttrTypes)
+	if state != nil {
+		plan.ID = state.ID
+		plan.LastSnapshot = state.LastSnapshot
+	}
+}
+
+// lockHelp says how to deal with a held lock.
+var lockHelp = fmt.Sprintf("\n\nWait for that rollout to finish. If its holder is gone (the process was killed, the runner lost), the lock expires by itself within %s of its last renewal. To break it at once, only when you are sure no rollout runs: etcdctl del %s", etcdx.LockTTL, etcdx.LockKey)
+
+// addProblems adds each problem as an error, or as a warning, on the
+// attribute it names.
+func addProblems(diags *diag.Diagnostics, probs []rollout.Problem, warn bool) {
 	for _, p := range probs {
 		at := path.Root(strings.Split(p.Attribute, ".")[0])
 		for _, step := range strings.Split(p.Attribute, ".")[1:] {
@@ -323,7 +385,11 @@ func addProblems(diags *diag.Diagnostics, probs []rollout.Problem) {
 		if p.MapKey != "" {
 			at = at.AtMapKey(p.MapKey)
 		}
-		diags.AddAttributeError(at, p.Summary, p.Detail)
+		if warn {
+			diags.AddAttributeWarning(at, p.Summary, p.Detail)
+		} else {
+			diags.AddAttributeError(at, p.Summary, p.Detail)
+		}
 	}
 }
 
@@ -397,7 +463,20 @@ func (r *clusterVersionResource) apply(ctx context.Context, plan, prior *cluster
 		},
 		SnapshotSaved: func(s rollout.SnapshotInfo) { snap = &s },
 	}
-	runErr := exec.Run(ctx)
+	lock, runErr := sess.cluster.AcquireLock(ctx, etcdx.ThisRunner(spec.Target.String(), time.Now()))
+	if runErr == nil {
+		tflog.Info(ctx, "rollout lock taken", map[string]any{"key": etcdx.LockKey})
+		exec.Held = lock.Held
+		runErr = exec.Run(ctx)
+		releaseCtx, cancelRelease := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		if err := lock.Release(releaseCtx); err != nil {
+			diags.AddWarning("Could not release the rollout lock",
+				fmt.Sprintf("%v\n\nThe lock expires by itself within %s. If a later apply still finds it held, see the lock in the guide \"When a rollout stops\".", err, etcdx.LockTTL))
+		}
+		cancelRelease()
+	} else {
+		runErr = &rollout.StepError{Step: "lock", Err: runErr, Unchanged: true, Hint: strings.TrimSpace(lockHelp)}
+	}
 
 	result := *plan
 	result.LastSnapshot = types.ObjectNull(lastSnapshotAttrTypes)
@@ -407,10 +486,14 @@ func (r *clusterVersionResource) apply(ctx context.Context, plan, prior *cluster
 	if snap != nil {
 		result.LastSnapshot = snapshotValue(*snap)
 	}
-	// Whatever happened, state tells the truth: read the cluster again.
-	readCtx, cancelRead := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancelRead()
-	view, readErr := sess.cluster.Observe(readCtx)
+	// Whatever happened, state tells the truth: a finished rollout's last
+	// check saw the cluster as it is; after a failure, read it again.
+	view, readErr := exec.Final, error(nil)
+	if runErr != nil || view == nil {
+		readCtx, cancelRead := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancelRead()
+		view, readErr = sess.cluster.Observe(readCtx)
+	}
 	if runErr != nil {
 		var se *rollout.StepError
 		if errors.As(runErr, &se) && !se.Unchanged {
@@ -454,6 +537,9 @@ func progressView(spec rollout.Spec, prior *clusterVersionModel, done map[string
 }
 
 func failureSummary(err error) string {
+	if errors.As(err, new(*etcdx.LockedError)) {
+		return "Another rollout is in progress on this cluster"
+	}
 	var se *rollout.StepError
 	if errors.As(err, &se) && se.Member != "" {
 		return fmt.Sprintf("Rollout stopped at member %s (%s)", se.Member, se.Step)
@@ -470,7 +556,11 @@ func recoveryText(spec rollout.Spec, snap *rollout.SnapshotInfo) string {
 	b.WriteString("an exact copy of each rewritten settings file as <file>.<previous version>, and a record of every step it took, with its undo, in ")
 	b.WriteString(rollout.RecordPath(rollout.DefaultRecordDir, "<cluster id>", "<member>") + "; the next apply undoes an unfinished record before it changes that member again.")
 	if snap != nil {
-		fmt.Fprintf(&b, " The snapshot taken before the rollout is %s (sha256 %s, revision %d); restore it with `etcdutl snapshot restore` only if the cluster has lost quorum.", snap.Path, snap.SHA256, snap.Revision)
+		fmt.Fprintf(&b, " The snapshot taken before the rollout is %s (sha256 %s, revision %d)", snap.Path, snap.SHA256, snap.Revision)
+		if snap.Copy != "" {
+			fmt.Fprintf(&b, ", with a verified copy at %s (snapshot.copy_to) should that file be gone", snap.Copy)
+		}
+		b.WriteString("; restore it with `etcdutl snapshot restore` only if the cluster has lost quorum.")
 	}
 	b.WriteString(" Fix the cause, then run terraform apply again: members already on the target are skipped.")
 	return b.String()
@@ -482,6 +572,7 @@ func snapshotValue(s rollout.SnapshotInfo) types.Object {
 		"sha256":     types.StringValue(s.SHA256),
 		"size_bytes": types.Int64Value(s.SizeBytes),
 		"revision":   types.Int64Value(s.Revision),
+		"copy":       stringOrNull(s.Copy),
 	})
 	return v
 }
@@ -500,7 +591,9 @@ func setFromView(ctx context.Context, m *clusterVersionModel, view *etcdx.View) 
 	}
 	versions := map[string]string{}
 	for _, mem := range view.Members {
-		versions[mem.Name] = mem.Version
+		if mem.Name != "" {
+			versions[mem.Name] = rollout.VersionOf(mem)
+		}
 	}
 	mv, d := types.MapValueFrom(ctx, types.StringType, versions)
 	diags.Append(d...)
@@ -537,25 +630,35 @@ func (r *clusterVersionResource) Read(ctx context.Context, req resource.ReadRequ
 		return
 	}
 	defer func() { _ = client.Close() }()
+	// During an incident the read still succeeds, so that every plan of the
+	// root module keeps working: a member that does not answer is recorded
+	// as unreachable, which the next plan shows as drift.
+	// Never drop the resource from state because the cluster is away: that
+	// would make the next apply adopt it as new.
 	view, err := client.Observe(ctx)
-	if err != nil {
-		// Never drop the resource from state because the cluster is away:
-		// that would make the next apply adopt it as new.
+	var none *etcdx.NoEndpointError
+	switch {
+	case errors.As(err, &none):
+		resp.Diagnostics.AddWarning("etcd cluster unreachable",
+			fmt.Sprintf("%v\n\nEvery member is recorded as unreachable in member_versions, so plans show an update (and plan -detailed-exitcode exits 2) until the cluster answers; etcd_cluster_version refuses to apply meanwhile. Check the members' services and client URLs, and the provider's tls and auth settings.", err))
+		view = &etcdx.View{}
+		for name, m := range members {
+			view.Members = append(view.Members, etcdx.Member{Name: name, ClientURLs: []string{m.ClientURL.ValueString()}})
+		}
+	case err != nil:
 		resp.Diagnostics.AddError("etcd cluster unreachable",
 			fmt.Sprintf("Reading the cluster failed: %v\n\nState is kept as it was. Check the members' client URLs and the provider's tls and auth settings.", err))
 		return
-	}
-	for _, m := range view.Members {
-		if !m.Reachable {
-			resp.Diagnostics.AddError(fmt.Sprintf("Member %s unreachable", m.Name),
-				fmt.Sprintf("Member %s (%s) did not answer: %s. Its version cannot be read; state is kept as it was. Bring the member back, then refresh.", m.Name, strings.Join(m.ClientURLs, ", "), m.Problem))
+	default:
+		for _, m := range view.Members {
+			if !m.Reachable && m.Name != "" {
+				resp.Diagnostics.AddAttributeWarning(path.Root("members").AtMapKey(m.Name), fmt.Sprintf("Member %s unreachable", m.Name),
+					fmt.Sprintf("Member %s (%s) did not answer: %s. member_versions records it as %q, so plans show an update (and plan -detailed-exitcode exits 2) until it is back; etcd_cluster_version refuses to apply while it is down. Check its service and logs on the host (systemctl status etcd; journalctl -u etcd).", m.Name, strings.Join(m.ClientURLs, ", "), m.Problem, rollout.Unreachable))
+			}
 		}
-	}
-	if resp.Diagnostics.HasError() {
-		return
+		resp.Diagnostics.Append(reconcileMembers(ctx, &state, members, view)...)
 	}
 	resp.Diagnostics.Append(setFromView(ctx, &state, view)...)
-	resp.Diagnostics.Append(reconcileMembers(ctx, &state, members, view)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

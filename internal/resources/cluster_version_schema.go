@@ -72,7 +72,14 @@ type serviceModel struct {
 }
 
 type snapshotModel struct {
+	Directory types.String       `tfsdk:"directory"`
+	CopyTo    *snapshotCopyModel `tfsdk:"copy_to"`
+}
+
+type snapshotCopyModel struct {
+	Host      types.String `tfsdk:"host"`
 	Directory types.String `tfsdk:"directory"`
+	SSHPort   types.Int64  `tfsdk:"ssh_port"`
 }
 
 type healthModel struct {
@@ -86,6 +93,7 @@ var lastSnapshotAttrTypes = map[string]attr.Type{
 	"sha256":     types.StringType,
 	"size_bytes": types.Int64Type,
 	"revision":   types.Int64Type,
+	"copy":       types.StringType,
 }
 
 func versionValidator() validator.String {
@@ -215,10 +223,24 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 			},
 			"snapshot": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "Where the snapshot taken before every rollout is saved. See `directory` for the default.",
+				MarkdownDescription: "Where the snapshot taken before every rollout is saved, and optionally copied. See `directory` for the default.",
 				Attributes: map[string]schema.Attribute{
 					"directory": schema.StringAttribute{Optional: true, Validators: nonEmpty,
 						MarkdownDescription: fmt.Sprintf("Directory on the machine running Terraform, relative to the working directory or absolute. Files are named `<cluster-id>-rev<revision>-<UTC time>.db`, mode 0600. Defaults to `%s`.", rollout.DefaultSnapshotDir)},
+					"copy_to": schema.SingleNestedAttribute{
+						Optional: true,
+						MarkdownDescription: "A host that keeps a copy of each snapshot, reached over SSH with the provider's `ssh` settings (user, key, `known_hosts_file`, `sudo`, bastion), like the etcd hosts. " +
+							"After the snapshot is saved in `directory`, the directory here is created if missing (mode 0700), the file is uploaded under the same name with mode 0600, and `sha256sum` on that host must match the local file; otherwise the apply stops before any member changes. " +
+							"`last_snapshot.copy` records where the copy is. Defaults to no copy. Set it whenever Terraform runs on a machine that does not last, such as a CI runner, so the snapshot survives it.",
+						Attributes: map[string]schema.Attribute{
+							"host": schema.StringAttribute{Required: true, Validators: []validator.String{copyHostValidator()},
+								MarkdownDescription: "SSH address (name or IP) of the host that keeps the copies, for example `backup1.example.net`. Required when `copy_to` is set. The SSH user comes from the provider's `ssh.user`; the host key must be in its `known_hosts_file`."},
+							"directory": schema.StringAttribute{Required: true, Validators: []validator.String{copyDirectoryValidator()},
+								MarkdownDescription: "Absolute directory on `host` for the copies, for example `/var/backups/etcd`. Required when `copy_to` is set. Created with mode 0700 when missing; the SSH user (or root with `ssh.sudo`) must be able to create and write it."},
+							"ssh_port": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{validate.Port("the provider's ssh.port")},
+								MarkdownDescription: "SSH port of `host`. Defaults to the provider's `ssh.port`. Set it when the backup host's sshd listens elsewhere."},
+						},
+					},
 				},
 			},
 			"health": schema.SingleNestedAttribute{
@@ -249,6 +271,8 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 					"sha256":     schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the whole file, as `sha256sum` prints it."},
 					"size_bytes": schema.Int64Attribute{Computed: true, MarkdownDescription: "File size in bytes."},
 					"revision":   schema.Int64Attribute{Computed: true, MarkdownDescription: "The store revision the snapshot contains at least."},
+					"copy": schema.StringAttribute{Computed: true,
+						MarkdownDescription: "Where `snapshot.copy_to` keeps the verified copy of this snapshot, as `host:/directory/file`; null when no copy was configured (or it failed)."},
 				}},
 		},
 	}

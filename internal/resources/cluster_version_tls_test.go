@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -152,10 +153,20 @@ func TestAccClusterVersion_auth(t *testing.T) {
 				},
 			},
 			{
-				// Without credentials nothing can be read linearizably.
+				// Without credentials the plan says what is missing.
 				Config:      versionConfig(sb, older, binOld, snap),
 				PlanOnly:    true,
-				ExpectError: words("user name is empty"),
+				ExpectError: words("Auth is enabled and the provider has no username"),
+			},
+			{
+				// A user without the root role passes every read, but the
+				// snapshot needs root: refused at plan time, naming what is
+				// missing, not at the snapshot with a hint about its directory.
+				PreConfig: func() { addUser(t, sb, "deploy", "deploypw", "readwrite") },
+				Config:    withProvider(sb, versionConfig(sb, older, binOld, snap), `username = "deploy"`, `password = "deploypw"`),
+				PlanOnly:  true,
+				ExpectError: regexp.MustCompile(`(?s)Missing permission.*` + words(`user "deploy" has roles readwrite, not root`).String()[4:] +
+					`.*` + words("etcdctl user grant-role deploy root").String()[4:]),
 			},
 			{
 				Config: config(older, binOld),
@@ -180,4 +191,26 @@ func TestAccClusterVersion_auth(t *testing.T) {
 			},
 		},
 	})
+}
+
+// addUser adds a user with one role that may read and write every key,
+// as an operator gives an application its own user: everything but root.
+func addUser(t *testing.T, sb *testhosts.Sandbox, name, password, role string) {
+	t.Helper()
+	etcdctl, err := testhosts.EtcdctlBinary(sb.EtcdVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "--endpoints=" + strings.Join(sb.ClientURLs(), ",")
+	for _, args := range [][]string{
+		{ep, "--user=root:rootpw", "role", "add", role},
+		{ep, "--user=root:rootpw", "role", "grant-permission", role, "--prefix=true", "readwrite", ""},
+		{ep, "--user=root:rootpw", "user", "add", name, "--new-user-password=" + password},
+		{ep, "--user=root:rootpw", "user", "grant-role", name, role},
+	} {
+		out, err := exec.Command(etcdctl, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("etcdctl %v: %v\n%s", args, err, out)
+		}
+	}
 }

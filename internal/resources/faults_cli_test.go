@@ -26,6 +26,11 @@ type cliWorkdir struct {
 	env  []string
 	sb   *testhosts.Sandbox
 	snap string
+	// extra is more configuration written beside the resource: other
+	// resources of the root module.
+	extra string
+	// health, when set, replaces the resource's health settings.
+	health string
 }
 
 func newCLIWorkdir(t *testing.T, sb *testhosts.Sandbox) *cliWorkdir {
@@ -41,7 +46,10 @@ func (w *cliWorkdir) write(version, binary string) {
     etcd = { source = "etcd-rollout/etcd" }
   }
 }
-` + versionConfig(w.sb, version, binary, `snapshot = { directory = "`+w.snap+`" }`)
+` + versionConfig(w.sb, version, binary, `snapshot = { directory = "`+w.snap+`" }`) + w.extra
+	if w.health != "" {
+		cfg = strings.Replace(cfg, `health = { stable_for = "1s" }`, w.health, 1)
+	}
 	if err := os.WriteFile(filepath.Join(w.dir, "main.tf"), []byte(cfg), 0o644); err != nil {
 		w.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package resources_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -136,6 +137,10 @@ func TestAccFault_sshDropsMidMember(t *testing.T) {
 // The member never becomes healthy on the new version: it is frozen with
 // SIGSTOP right after it starts. Its gate fails, it is put back on its old
 // version, and the rollout stops before any other member.
+// Before the apply, config management already put the target binary at
+// binary.path on every host while the members still run the old one: the
+// binary kept for the put-back is the one the member was started from
+// (its /proc/<pid>/exe), not what binary.path held.
 func TestAccFault_memberNeverHealthy(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
@@ -154,6 +159,9 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 			{Config: cfg(v35, etcdBinary(t, v35))},
 			{
 				PreConfig: func() {
+					for _, h := range sb.Hosts {
+						replaceFile(t, h.Path("/usr/local/bin/etcd"), etcdBinary(t, older))
+					}
 					events := watchEtcd(t, sb)
 					go func() {
 						for ev := range events {
@@ -187,6 +195,9 @@ func TestAccFault_memberNeverHealthy(t *testing.T) {
 					ver, err := frozen.EtcdVersion(context.Background())
 					if err != nil || ver != v35 {
 						t.Errorf("%s runs %q (%v) after being put back, want %s", frozen.Name, ver, err, v35)
+					}
+					if !sameContent(t, frozen.Path("/usr/local/bin/etcd"), etcdBinary(t, v35)) {
+						t.Errorf("%s:/usr/local/bin/etcd is not the %s binary the member was started from", frozen.Name, v35)
 					}
 					for _, h := range sb.Hosts {
 						if h != frozen && stops[h.Name] > 0 {
@@ -485,4 +496,34 @@ func TestAccFault_putBackFails(t *testing.T) {
 	if report.LongestGap > 5*time.Second {
 		t.Errorf("writes stalled for %s: quorum was lost", report.LongestGap)
 	}
+}
+
+// replaceFile puts src's content at dst by a rename, as config management
+// does: a running binary cannot be written in place.
+func replaceFile(t *testing.T, dst, src string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst+".cm-tmp", data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dst+".cm-tmp", dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sameContent(t *testing.T, a, b string) bool {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(x, y)
 }

@@ -17,9 +17,11 @@ type StepError struct {
 	// its gate there.
 	Restored   bool
 	RestoreErr error
-	// LeftOnTarget: the member reached the target and is healthy, but
-	// another member is not, so the rollout stopped there.
+	// LeftOnTarget: the member was left on the target, not put back. With
+	// LeftBecause empty, it is healthy there but another member is not;
+	// otherwise LeftBecause says why it could not be put back.
 	LeftOnTarget bool
+	LeftBecause  string
 	Logs         string // last lines of service.log_command
 	Hint         string
 	// Recovery is filled by the caller with the kept files and snapshot.
@@ -38,6 +40,8 @@ func (e *StepError) Error() string {
 	switch {
 	case e.Unchanged:
 		b.WriteString("\n\nNothing was changed by this step; the rollout stopped before touching any further member.")
+	case e.LeftOnTarget && e.LeftBecause != "":
+		fmt.Fprintf(&b, "\n\nMember %s was left on the target version, not put back: %s. It was started there but has not passed its health gate. The rollout stopped; no other member was stopped by the provider.", e.Member, e.LeftBecause)
 	case e.LeftOnTarget:
 		fmt.Fprintf(&b, "\n\nMember %s runs the target version and serves reads; it was left there. The rollout stopped because another member is unhealthy; no other member was stopped by the provider.", e.Member)
 	case e.Restored:

@@ -32,6 +32,13 @@ type Executor struct {
 	MemberDone func(name, version string)
 	// SnapshotSaved is called once the snapshot is safely on disk.
 	SnapshotSaved func(SnapshotInfo)
+	// Held, when set, tells whether this rollout still holds the cluster's
+	// rollout lock; checked before the snapshot and before each member.
+	Held func(context.Context) error
+
+	// Final is the cluster as verify last saw it, once the rollout
+	// finished: the caller records it instead of observing once more.
+	Final *etcdx.View
 
 	// clusterID names the records on the hosts; set by preflight.
 	clusterID string
@@ -79,6 +86,9 @@ func (e *Executor) Run(ctx context.Context) error {
 		return nil
 	}
 
+	if err := e.checkLock(ctx); err != nil {
+		return err
+	}
 	// The snapshot and the staging run at the same time; both must finish
 	// before any member stops.
 	var snapErr, stageErr error
@@ -102,6 +112,9 @@ func (e *Executor) Run(ctx context.Context) error {
 
 	remaining := slices.Clone(pending)
 	for len(remaining) > 0 {
+		if err := e.checkLock(ctx); err != nil {
+			return err
+		}
 		next, err := e.nextMember(ctx, remaining)
 		if err != nil {
 			return &StepError{Step: "choose next member", Err: err}
@@ -125,7 +138,9 @@ func (e *Executor) Run(ctx context.Context) error {
 	return nil
 }
 
-// snapshot saves a snapshot from the leader into snapshot.directory.
+// snapshot saves a snapshot from the leader into snapshot.directory and,
+// with snapshot.copy_to, puts a verified copy on that host. A failed copy
+// stops the rollout like a failed snapshot: no member has changed yet.
 func (e *Executor) snapshot(ctx context.Context) error {
 	start := e.now()
 	view, err := e.Cluster.Observe(ctx)
@@ -142,8 +157,35 @@ func (e *Executor) snapshot(ctx context.Context) error {
 			Hint: fmt.Sprintf("Check that snapshot.directory (%s) is writable and has room for the database (about %s), then apply again.", e.Spec.SnapshotDir, humanBytes(leader.DBSize))}
 	}
 	e.log("snapshot saved", map[string]any{"step": "snapshot", "path": snap.Path, "revision": snap.Revision, "size_bytes": snap.SizeBytes, "duration": e.now().Sub(start).String()})
+	var copyErr error
+	if c := e.Spec.SnapshotCopy; c != nil {
+		copyStart := e.now()
+		remote, err := copySnapshot(ctx, e.Hosts(MemberSpec{Host: c.Host, SSHPort: c.SSHPort}), snap, c.Directory)
+		if err != nil {
+			copyErr = &StepError{Step: "snapshot copy", Err: fmt.Errorf("copying the snapshot to %s: %w", c.Host, err), Unchanged: true,
+				Hint: fmt.Sprintf("Check snapshot.copy_to: that host %s answers over SSH%s with the provider's ssh settings (user, key, known_hosts, bastion), that directory %s can be created and written there by the SSH user (or by root with ssh.sudo), and that it has room for the snapshot (%s); then apply again. The local snapshot is %s.",
+					c.Host, portText(c.SSHPort), c.Directory, humanBytes(snap.SizeBytes), snap.Path)}
+		} else {
+			snap.Copy = c.Host + ":" + remote
+			e.log("snapshot copied", map[string]any{"step": "snapshot copy", "copy": snap.Copy, "size_bytes": snap.SizeBytes, "duration": e.now().Sub(copyStart).String()})
+		}
+	}
+	// The local file is safe either way; Copy is set only for a verified copy.
 	if e.SnapshotSaved != nil {
 		e.SnapshotSaved(snap)
+	}
+	return copyErr
+}
+
+// checkLock stops the rollout, between members, once its lock is lost:
+// another pipeline may be about to take a member away.
+func (e *Executor) checkLock(ctx context.Context) error {
+	if e.Held == nil {
+		return nil
+	}
+	if err := e.Held(ctx); err != nil {
+		return &StepError{Step: "lock", Err: fmt.Errorf("this rollout no longer holds the cluster's rollout lock: %w", err), Unchanged: true,
+			Hint: "Members that passed their gate stay on the target. Check who holds the lock now (etcdctl get " + etcdx.LockKey + "), then apply again once no other rollout runs."}
 	}
 	return nil
 }
@@ -323,9 +365,10 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	}
 	// The gate runs even if the operator cancelled: the member is started on
 	// the new version and we must know it is healthy, or put it back.
-	// Longer than the gate's own timeout, so the gate always ends on its
-	// own timer, with its own message.
-	gateCtx, cancel := detached(ctx, e.Spec.Health.Timeout+time.Minute)
+	// Longer than the gate's own bound (health.timeout, extended up to
+	// CatchUpBoundFactor times while the member catches up), so the gate
+	// always ends on its own timer, with its own message.
+	gateCtx, cancel := detached(ctx, CatchUpBoundFactor*e.Spec.Health.Timeout+time.Minute)
 	defer cancel()
 	gateStart := e.now()
 	healthyAt, err := e.gate(gateCtx, ms, target.String(), true)
@@ -409,13 +452,31 @@ func (e *Executor) undoInterrupted(ctx context.Context, h Host, mp MemberPlan, r
 // cancelled apply still leaves the member running. stopped says whether the
 // member may be down; before the stop only files are undone.
 func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h Host, record string, stopped bool, cause *StepError) error {
-	// A notify unit's start may block for its whole start timeout.
-	rctx, cancel := detached(ctx, e.Spec.Health.Timeout+mp.Runtime.TimeoutStart+time.Minute)
+	// A notify unit's start may block for its whole start timeout; the gate
+	// may wait up to CatchUpBoundFactor × health.timeout for a member that
+	// catches up.
+	rctx, cancel := detached(ctx, CatchUpBoundFactor*e.Spec.Health.Timeout+mp.Runtime.TimeoutStart+time.Minute)
 	defer cancel()
 	if stopped {
 		cause.Logs = e.serviceLogs(rctx, h)
 	}
-	e.log("putting member back on its previous version", map[string]any{"member": mp.Name, "step": "put back", "failed_step": cause.Step, "to": mp.From.String()})
+	fields := map[string]any{"member": mp.Name, "step": "put back", "failed_step": cause.Step, "to": mp.From.String()}
+	if stopped && mp.Path == etcdconf.PathUpgrade {
+		// Once every member reported the target minor, the leader raises
+		// the cluster version, and the previous minor's binary refuses to
+		// start on that data: going back cannot work.
+		cv, err := e.observedClusterVersion(rctx)
+		if err != nil {
+			fields["cluster_version"] = "unknown"
+			cause.Err = fmt.Errorf("%w (the cluster version could not be checked before putting the member back: %w)", cause.Err, err)
+		} else {
+			fields["cluster_version"] = cv
+			if cv == e.Spec.Target.ClusterVersion() {
+				return e.leaveOnTarget(rctx, mp, h, record, cv, cause)
+			}
+		}
+	}
+	e.log("putting member back on its previous version", fields)
 
 	_, steps, err := readRecord(rctx, h, record)
 	if err != nil {
@@ -443,6 +504,48 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 	}
 	e.finishRecord(rctx, h, record, "put back")
 	cause.Restored = true
+	return cause
+}
+
+// observedClusterVersion is the cluster version the cluster reports now.
+func (e *Executor) observedClusterVersion(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	view, err := e.Cluster.Observe(ctx)
+	if err != nil {
+		return "", err
+	}
+	if view.ClusterVersion == "" {
+		return "", errors.New("no member reported the cluster version")
+	}
+	return view.ClusterVersion, nil
+}
+
+// leaveOnTarget ends a failed upgrade of mp that cannot be put back: the
+// cluster version already reached the target's (cv), so the previous
+// minor's binary would refuse to start. The member stays on the target's
+// binary and config; it is started there and its record is closed, so a
+// later apply does not undo it either.
+func (e *Executor) leaveOnTarget(ctx context.Context, mp MemberPlan, h Host, record, cv string, cause *StepError) error {
+	target := e.Spec.Target
+	cause.Hint = fmt.Sprintf("Putting member %[1]s back on %[2]s is impossible because the cluster version was already raised to %[3]s, and etcd %[2]s does not start on it. "+
+		"Member %[1]s was left on %[4]s. Fix the cause of the failure above, check the member's logs (service.log_command), "+
+		"then run terraform apply again to finish the rollout. Going back to %[2]s now needs a restore from the snapshot.",
+		mp.Name, mp.From, cv, target)
+	fields := map[string]any{"member": mp.Name, "step": "put back", "failed_step": cause.Step, "from": mp.From.String(), "to": target.String(), "cluster_version": cv}
+	if _, err := run(ctx, h, startStep(mp.Runtime.Unit, e.Spec.Service.StartCommand, e.Spec.Service.StopCommand).Do); err != nil {
+		e.finishRecord(ctx, h, record, "left on target: cluster version already "+cv+"; the start failed")
+		cause.RestoreErr = fmt.Errorf("it cannot go back to %s because the cluster version was already raised to %s, so it was left on %s, but starting it there failed: %w", mp.From, cv, target, err)
+		e.log("member left on target, but it did not start: the cluster version was already raised", fields)
+		return cause
+	}
+	e.finishRecord(ctx, h, record, "left on target: cluster version already "+cv)
+	if e.MemberDone != nil {
+		e.MemberDone(mp.Name, target.String())
+	}
+	e.log("member left on target: the cluster version was already raised", fields)
+	cause.LeftOnTarget = true
+	cause.LeftBecause = fmt.Sprintf("the cluster version was already raised to %s, and etcd %s refuses to start on it", cv, mp.From)
 	return cause
 }
 
@@ -507,13 +610,50 @@ func (e *Executor) moveLeaderAway(ctx context.Context, name string) error {
 // without errors, its applied index reached the leader's committed index,
 // and, with others set, every other member is healthy too.
 // It returns when the member first passed, for timing.
+//
+// A member still catching up gets more time: when health.timeout passes,
+// its applied index rose during that window, and the last check failed only
+// on catch-up (or it caught up and now waits out health.stable_for), the
+// gate waits another health.timeout, up to CatchUpBoundFactor ×
+// health.timeout in all. A member whose applied index stops rising fails at
+// the end of its window, as without catch-up. Once the apply was cancelled
+// or ran out of time, no further window is granted. Progress is logged at
+// most every catchUpLogEvery.
 func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others bool) (time.Time, error) {
 	var okSince, firstOK time.Time
 	var catchUp uint64
-	err := e.waitFor(ctx, e.Spec.Health.Timeout, func() error {
+	timeout := e.Spec.Health.Timeout
+	start := e.now()
+	var (
+		highest  uint64 // the highest applied index a catch-up failure showed
+		seen     bool   // a catch-up failure was seen
+		rose     bool   // the applied index rose in the current window
+		windows  = 1    // windows of health.timeout granted
+		lastLog  time.Time
+		progress = func(cu *catchUpError) {
+			if now := e.now(); lastLog.IsZero() || now.Sub(lastLog) >= catchUpLogEvery {
+				lastLog = now
+				e.log("member catching up", map[string]any{"member": ms.Name, "step": "gate", "applied": cu.Applied, "target": cu.Target,
+					"elapsed": now.Sub(start).Round(time.Millisecond).String(), "bound": (CatchUpBoundFactor * timeout).String()})
+			}
+		}
+	)
+	check := func() error {
 		err := e.memberReady(ctx, ms, want, &catchUp, others)
 		if err != nil {
 			okSince = time.Time{}
+			var cu *catchUpError
+			if errors.As(err, &cu) {
+				if seen && cu.Applied > highest {
+					rose = true
+				}
+				if !seen || cu.Applied > highest {
+					highest, seen = cu.Applied, true
+				}
+				if windows > 1 {
+					progress(cu)
+				}
+			}
 			return err
 		}
 		if okSince.IsZero() {
@@ -526,8 +666,65 @@ func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others 
 			return fmt.Errorf("healthy for %s of %s", held.Round(time.Millisecond), e.Spec.Health.StableFor)
 		}
 		return nil
-	})
-	return firstOK, err
+	}
+
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(e.poll())
+	defer tick.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return firstOK, nil
+		}
+		select {
+		case <-ctx.Done():
+			return firstOK, fmt.Errorf("%w (last check: %w)", ctx.Err(), err)
+		case <-deadline.C:
+			// A member that caught up in this window and now waits out
+			// health.stable_for counts as catching up too.
+			var cu *catchUpError
+			catchingUp := rose && (errors.As(err, &cu) || !okSince.IsZero())
+			switch {
+			case catchingUp && windows < CatchUpBoundFactor && !operationEnded(ctx):
+				windows++
+				rose = false
+				if cu != nil {
+					progress(cu)
+				}
+				deadline.Reset(timeout)
+				continue
+			case catchingUp:
+				return firstOK, fmt.Errorf("not reached within the catch-up bound of %s (%d × health.timeout %s): %s was still catching up: %w",
+					CatchUpBoundFactor*timeout, CatchUpBoundFactor, timeout, ms.Name, err)
+			case windows > 1:
+				return firstOK, fmt.Errorf("not reached within %s (health.timeout %s, extended %d times while %s was catching up): %w",
+					time.Duration(windows)*timeout, timeout, windows-1, ms.Name, err)
+			}
+			return firstOK, fmt.Errorf("not reached within %s: %w", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// CatchUpBoundFactor bounds a gate that waits for a member catching up:
+// it gives up CatchUpBoundFactor × health.timeout after it began, even if
+// the member's applied index still rises.
+const CatchUpBoundFactor = 10
+
+// catchUpLogEvery is how often, at most, a gate logs a member's catch-up.
+const catchUpLogEvery = 5 * time.Second
+
+// catchUpError is a gate check that failed only because the member has not
+// yet applied everything the leader had committed when the gate began: it
+// answers, on the right version, without errors, and sees a leader.
+type catchUpError struct {
+	Member, Leader  string
+	Applied, Target uint64
+}
+
+func (e *catchUpError) Error() string {
+	return fmt.Sprintf("%s has applied index %d, leader %s had committed %d", e.Member, e.Applied, e.Leader, e.Target)
 }
 
 // othersDown tells, after a failed gate, whether the failure is another
@@ -612,7 +809,7 @@ func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, 
 	// Catch-up is measured against a leader index seen before, so the
 	// member must have applied everything committed up to that moment.
 	if st.RaftAppliedIndex < *catchUp {
-		return fmt.Errorf("%s has applied index %d, leader %s had committed %d", ms.Name, st.RaftAppliedIndex, leader.Name, *catchUp)
+		return &catchUpError{Member: ms.Name, Leader: leader.Name, Applied: st.RaftAppliedIndex, Target: *catchUp}
 	}
 	if err := e.Cluster.LinearizableRead(ctx, ms.ClientURL); err != nil {
 		return fmt.Errorf("%s cannot serve a linearizable read: %w", ms.Name, err)
@@ -637,6 +834,7 @@ func (e *Executor) verify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		e.Final = view
 		for _, m := range view.Members {
 			if m.Version != e.Spec.Target.String() {
 				return fmt.Errorf("member %s runs %s", m.Name, m.Version)
@@ -685,7 +883,17 @@ func userCommand(cmd string) string {
 // detached returns a context that survives the parent's cancellation but is
 // bounded by timeout: cleanup must finish even when the operator cancels.
 func detached(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(parent), timeout)
+	return context.WithTimeout(context.WithValue(context.WithoutCancel(parent), operationKey{}, parent), timeout)
+}
+
+type operationKey struct{}
+
+// operationEnded tells, inside detached cleanup, whether the operation it
+// was detached from has ended (cancelled, or out of time): cleanup then
+// finishes what it must, and takes no extra time.
+func operationEnded(ctx context.Context) bool {
+	op, _ := ctx.Value(operationKey{}).(context.Context)
+	return op != nil && op.Err() != nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

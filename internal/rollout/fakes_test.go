@@ -110,6 +110,8 @@ type fakeCluster struct {
 	violations     []string
 	snapshot       []byte
 	rev            int64
+	adminErr       error // what CheckAdmin returns
+	alarmErr       error // why the alarms cannot be listed
 
 	// crashOn, when set, makes a started member crash: it returns why.
 	crashOn func(name, version string) string
@@ -122,6 +124,13 @@ type fakeCluster struct {
 	dropAfter func(host, cmd string) bool
 	// watchQuorum records a violation whenever the cluster loses quorum.
 	watchQuorum bool
+	// appliedOf, when set, decides the applied index Status reports for an
+	// up member, apart from its committed index: it gets the member's name
+	// and the leader's committed index and returns the applied index, or
+	// false to keep the fake's own. It runs under the cluster's lock.
+	appliedOf func(name string, committed uint64) (uint64, bool)
+	// observeErr, when set, makes the next Observe fail with it, once.
+	observeErr error
 }
 
 func (c *fakeCluster) record(host, what string) int {
@@ -230,6 +239,18 @@ func (c *fakeCluster) crashReason(m *fakeMember) string {
 	if v.Minor == 4 && c.dataMinor == 5 && !strings.Contains(m.config, "ETCD_NEXT_CLUSTER_VERSION_COMPATIBLE=true") {
 		return "cluster cannot be downgraded"
 	}
+	// Nor does etcd start below the cluster version its leader raised
+	// (mustDetectDowngrade); next-cluster-version-compatible lets 3.4 accept
+	// one minor more.
+	if cv, err := etcdconf.ParseVersion(c.clusterVersion); err == nil && cv.Major == v.Major {
+		limit := v.Minor
+		if v.Minor == 4 && strings.Contains(m.config, "ETCD_NEXT_CLUSTER_VERSION_COMPATIBLE=true") {
+			limit++
+		}
+		if limit < cv.Minor {
+			return fmt.Sprintf("cluster cannot be downgraded (current version: %s is lower than determined cluster version: %d.%d)", m.version, cv.Major, cv.Minor)
+		}
+	}
 	// 3.5 removed capnslog.
 	if v.Minor == 5 && strings.Contains(m.config, "ETCD_LOGGER=capnslog") {
 		return "--logger=capnslog is removed in v3.5"
@@ -285,11 +306,15 @@ func (c *fakeCluster) Observe(ctx context.Context) (*etcdx.View, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.index += 3 // clients keep writing
+	if err := c.observeErr; err != nil {
+		c.observeErr = nil
+		return nil, err
+	}
 	if !c.anyUp() {
 		return nil, &etcdx.NoEndpointError{Err: errors.New("connection refused")}
 	}
 	c.computeClusterVersion()
-	view := &etcdx.View{ClusterID: fakeClusterID, ClusterVersion: c.clusterVersion}
+	view := &etcdx.View{ClusterID: fakeClusterID, ClusterVersion: c.clusterVersion, AlarmErr: c.alarmErr}
 	for _, m := range c.members {
 		em := etcdx.Member{ID: m.id, Name: m.name, ClientURLs: []string{m.url}, PeerURLs: []string{strings.Replace(m.url, ":2379", ":2380", 1)}}
 		if m.up {
@@ -332,6 +357,8 @@ func (c *fakeCluster) indexOf(m *fakeMember) uint64 {
 
 func (c *fakeCluster) AuthEnabled(ctx context.Context) (bool, error) { return false, nil }
 
+func (c *fakeCluster) CheckAdmin(ctx context.Context) error { return c.adminErr }
+
 func (c *fakeCluster) Status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -345,13 +372,19 @@ func (c *fakeCluster) Status(ctx context.Context, endpoint string) (*clientv3.St
 	if m.applied < c.index {
 		m.applied = min(m.applied+10, c.index)
 	}
+	applied := c.indexOf(m)
+	if c.appliedOf != nil {
+		if a, ok := c.appliedOf(m.name, c.index); ok {
+			applied = a
+		}
+	}
 	return &clientv3.StatusResponse{
 		Header:           &pb.ResponseHeader{ClusterId: fakeClusterID, MemberId: m.id},
 		Version:          m.version,
 		DbSize:           int64(len(c.snapshot)),
 		Leader:           c.leader,
 		RaftIndex:        c.indexOf(m),
-		RaftAppliedIndex: c.indexOf(m),
+		RaftAppliedIndex: applied,
 		RaftTerm:         4,
 	}, nil
 }

@@ -26,8 +26,18 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 	obs.ClusterVersion = view.ClusterVersion
 	obs.Members = view.Members
 	obs.Alarms = view.Alarms
-	if !NeedsChange(obs, spec.Target) {
+	if view.AlarmErr != nil {
+		obs.AlarmErr = view.AlarmErr.Error()
+	}
+	// With a member down the plan only says that apply refuses: nothing
+	// more is asked of the cluster or the hosts.
+	if !NeedsChange(obs, spec.Target) || len(HealthProblems(obs)) > 0 {
 		return obs, nil
+	}
+	// The snapshot, and from 3.6 on the status, move-leader and downgrade
+	// calls, need the root role once auth is on: known now, not mid-rollout.
+	if err := cluster.CheckAdmin(ctx); err != nil {
+		obs.AdminErr = err
 	}
 	// Auth only blocks the 3.5 → 3.4 downgrade, and only 3.5+ members can
 	// say whether it is on.

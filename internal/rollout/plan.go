@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -18,6 +19,8 @@ type Observation struct {
 	ClusterVersion string
 	Members        []etcdx.Member // the live membership, by name
 	Alarms         []string
+	AlarmErr       string // why the alarms could not be listed
+	AdminErr       error  // from Cluster.CheckAdmin: nil when the user may roll out
 	AuthEnabled    bool
 	// Runtimes holds how each configured member runs on its host, learned
 	// over SSH. Only gathered when a member must change.
@@ -110,21 +113,31 @@ func NeedsChange(obs Observation, target etcdconf.Version) bool {
 // The checks only use obs, so apply can run them again on a fresh
 // observation and refuse when the cluster changed since the plan.
 func Check(obs Observation, spec Spec) []Problem {
-	probs := CheckMembership(obs, spec)
+	return append(checkRules(obs, spec), HealthProblems(obs)...)
+}
 
-	// Health: a rollout takes one member away at a time, which only keeps
-	// quorum when every other member is healthy.
-	for _, m := range obs.Members {
-		if m.Name != "" && !m.Healthy {
-			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: "Unhealthy member",
-				Detail: fmt.Sprintf("Member %q is not healthy: %s. A rollout stops one member at a time and needs every other one healthy to keep quorum. Bring it back (check its service and logs), then plan again.", m.Name, m.Problem)})
-		}
-	}
+// checkRules is Check without the members' health: what the configuration
+// and the cluster rule out whatever the moment.
+func checkRules(obs Observation, spec Spec) []Problem {
+	probs := CheckMembership(obs, spec)
 	// One member at a time can only be stopped without an outage when the
 	// rest still form a quorum: 3 voting members or more.
 	if voters := len(obs.Members); NeedsChange(obs, spec.Target) && voters < 3 {
 		probs = append(probs, Problem{Attribute: "members", Summary: "Cluster too small for a rolling change",
 			Detail: fmt.Sprintf("The cluster has %d member(s). Stopping any member of a 1- or 2-member cluster loses quorum, so a zero-downtime rolling change is impossible. Add members first (3 or more), or change the version by hand during a maintenance window.", voters)})
+	}
+	var perr *etcdx.PermissionError
+	switch {
+	case errors.As(obs.AdminErr, &perr):
+		probs = append(probs, Problem{Attribute: "members", Summary: "Missing permission",
+			Detail: fmt.Sprintf("Auth is enabled and %s. A rollout needs the root role for the snapshot before the first member stops, for the alarm list, and from etcd 3.6 on also for member status, move-leader and the downgrade API. Grant it (etcdctl user grant-role %s root) or set username and password to a user that has it, then plan again.", perr, userOr(perr.User))})
+	case obs.AdminErr != nil:
+		probs = append(probs, Problem{Attribute: "members", Summary: "Cannot check permissions",
+			Detail: fmt.Sprintf("Whether the provider's user may take a snapshot and move leadership could not be checked: %v. A rollout does not start on a check it cannot answer; fix the cause, then plan again.", obs.AdminErr)})
+	}
+	if obs.AlarmErr != "" {
+		probs = append(probs, Problem{Attribute: "members", Summary: "Cannot check alarms",
+			Detail: fmt.Sprintf("Listing the cluster's alarms failed: %s. A rollout must not start on a cluster with an alarm it cannot see (a NOSPACE or CORRUPT alarm makes members refuse writes or data). Fix the cause (with auth enabled, the provider's username needs the root role), then plan again.", obs.AlarmErr)})
 	}
 	if len(obs.Alarms) > 0 {
 		probs = append(probs, Problem{Attribute: "members", Summary: "Active alarms",
@@ -156,6 +169,33 @@ func Check(obs Observation, spec Spec) []Problem {
 	if downgrade && obs.AuthEnabled {
 		probs = append(probs, Problem{Attribute: "version", Summary: "Auth is enabled",
 			Detail: "etcd cannot be downgraded from 3.5 to 3.4 while auth is enabled: 3.5 changed the format of the WAL entries for auth. Disable auth (etcdctl auth disable) and delete all users and roles first, as etcd's downgrade guide says, then plan again."})
+	}
+	return probs
+}
+
+func userOr(u string) string {
+	if u == "" {
+		return "<user>"
+	}
+	return u
+}
+
+// HealthProblems names every member that is not healthy. A rollout takes
+// one member away at a time, which only keeps quorum when every other member
+// is healthy, so apply refuses while any is not; plan still shows the
+// rollout, with these as warnings, so that the rest of a configuration can
+// be planned and applied during an incident.
+func HealthProblems(obs Observation) []Problem {
+	var probs []Problem
+	for _, m := range obs.Members {
+		if m.Name != "" && !m.Healthy {
+			what := "is not healthy"
+			if !m.Reachable {
+				what = "is unreachable"
+			}
+			probs = append(probs, Problem{Attribute: "members", MapKey: m.Name, Summary: fmt.Sprintf("Member %s %s", m.Name, strings.TrimPrefix(what, "is ")),
+				Detail: fmt.Sprintf("Member %q %s: %s. A rollout stops one member at a time and needs every other one healthy to keep quorum, so apply refuses until it is back. Check its service and logs on the host (systemctl status etcd; journalctl -u etcd), bring it back, then plan again.", m.Name, what, m.Problem)})
+		}
 	}
 	return probs
 }
@@ -232,8 +272,11 @@ func CheckInputs(obs Observation, spec Spec, plan *Plan) []Problem {
 // MakePlan computes the rollout. It returns problems instead of a plan when
 // the configuration or the cluster rules it out.
 func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
-	if probs := Check(obs, spec); len(probs) > 0 {
+	if probs := checkRules(obs, spec); len(probs) > 0 {
 		return nil, probs
+	}
+	if down := HealthProblems(obs); len(down) > 0 {
+		return incidentPlan(obs, spec, down), nil
 	}
 	plan := &Plan{}
 	var hostProbs []Problem
@@ -261,6 +304,39 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 	return plan, nil
 }
 
+// incidentPlan is the plan while members are down: Blocked says apply
+// refuses, Warnings name each member and what to check. The steps name the
+// members but not their errors, so the plan Terraform makes again at apply
+// time matches this one while the same members are down, and apply ends in
+// the refusal rather than in a plan mismatch.
+func incidentPlan(obs Observation, spec Spec, down []Problem) *Plan {
+	plan := &Plan{Warnings: down}
+	var names, details []string
+	for _, p := range down {
+		names = append(names, p.MapKey)
+		details = append(details, p.Detail)
+	}
+	for _, m := range obs.Members {
+		mp := MemberPlan{Name: m.Name}
+		if from, err := etcdconf.ParseVersion(m.Version); err == nil {
+			mp.From = from
+			mp.Path, _ = etcdconf.CheckTransition(from, spec.Target)
+		}
+		plan.Members = append(plan.Members, mp)
+	}
+	sort.Slice(plan.Members, func(i, j int) bool { return plan.Members[i].Name < plan.Members[j].Name })
+	what := "Member " + names[0] + " is down"
+	if len(names) > 1 {
+		what = "Members " + strings.Join(names, ", ") + " are down"
+	}
+	plan.Blocked = &Problem{Attribute: "members", Summary: what, Detail: strings.Join(details, "\n\n")}
+	plan.Steps = []string{
+		fmt.Sprintf("preflight: blocked: %s not healthy; apply refuses until every member is healthy, then plan again", strings.Join(names, ", ")),
+		fmt.Sprintf("members now: %s; target %s", MixedVersions(obs.Members), spec.Target),
+	}
+	return plan
+}
+
 // describe writes the steps as the plan shows them. Nothing here depends on
 // which member leads at plan time, so the text stays true at apply time.
 func describe(obs Observation, spec Spec, plan *Plan) []string {
@@ -270,7 +346,7 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 	}
 	var steps []string
 	steps = append(steps, "preflight: "+preflightSummary(obs, spec, plan))
-	steps = append(steps, fmt.Sprintf("snapshot: from the leader to %s/, sha256 verified, mode 0600, before any member stops", strings.TrimRight(spec.SnapshotDir, "/")))
+	steps = append(steps, snapshotStep(spec))
 
 	if plan.Blocked != nil {
 		steps = append(steps, "stage: blocked: no binary configured; set binary = { path, source } to apply")
@@ -376,13 +452,20 @@ func MixedVersions(members []etcdx.Member) string {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	var parts []string
 	for _, m := range sorted {
-		v := m.Version
-		if v == "" {
-			v = "unknown"
-		}
-		parts = append(parts, m.Name+"="+v)
+		parts = append(parts, m.Name+"="+VersionOf(m))
 	}
 	return strings.Join(parts, " ")
+}
+
+// Unreachable is the version recorded for a member that did not answer.
+const Unreachable = "unreachable"
+
+// VersionOf is the member's version, or Unreachable.
+func VersionOf(m etcdx.Member) string {
+	if m.Version == "" {
+		return Unreachable
+	}
+	return m.Version
 }
 
 // StagedPath is where the target binary waits on each host before install.

@@ -6,6 +6,7 @@ package rollout
 // planner's output.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -723,22 +724,6 @@ func TestMakePlanRefusals(t *testing.T) {
 			want:  []wantProblem{{"members", "s2", []string{"http://10.0.0.99:2379", "advertises http://10.0.0.12:2379"}}},
 		},
 		{
-			name: "an unhealthy member", target: "3.4.34", versions: downgrade, by: "check",
-			setup: func(o *Observation, _ *Spec) {
-				o.Members[1].Healthy, o.Members[1].Reachable, o.Members[1].Version = false, false, ""
-				o.Members[1].Problem = "status from http://10.0.0.12:2379: context deadline exceeded"
-			},
-			want: []wantProblem{{"members", "s2", []string{`"s2"`, "context deadline exceeded", "quorum"}}},
-		},
-		{
-			name: "an unhealthy member is refused for a patch change too", target: "3.5.21", versions: []string{"3.5.17", "3.5.17", "3.5.17"}, by: "check",
-			setup: func(o *Observation, _ *Spec) {
-				o.Members[2].Healthy = false
-				o.Members[2].Problem = "linearizable read through http://10.0.0.13:2379: etcdserver: request timed out"
-			},
-			want: []wantProblem{{"members", "s3", []string{"request timed out"}}},
-		},
-		{
 			name: "an alarm", target: "3.4.34", versions: downgrade, by: "check",
 			setup: func(o *Observation, _ *Spec) { o.Alarms = []string{"NOSPACE on member a1b2c3d400000002"} },
 			want:  []wantProblem{{"members", "", []string{"NOSPACE on member a1b2c3d400000002", "disarm"}}},
@@ -917,8 +902,8 @@ func TestMixedVersions(t *testing.T) {
 	}{
 		{[]etcdx.Member{liveMember(1, "3.5.21", true), liveMember(2, "3.5.21", false)}, "3.5.21"},
 		{[]etcdx.Member{liveMember(3, "3.5.21", true), liveMember(1, "3.4.34", false), liveMember(2, "3.5.21", false)}, "s1=3.4.34 s2=3.5.21 s3=3.5.21"},
-		{[]etcdx.Member{liveMember(1, "3.5.21", true), liveMember(2, "", false)}, "s1=3.5.21 s2=unknown"},
-		{[]etcdx.Member{liveMember(1, "", true), liveMember(2, "", false)}, "s1=unknown s2=unknown"},
+		{[]etcdx.Member{liveMember(1, "3.5.21", true), liveMember(2, "", false)}, "s1=3.5.21 s2=unreachable"},
+		{[]etcdx.Member{liveMember(1, "", true), liveMember(2, "", false)}, "s1=unreachable s2=unreachable"},
 	} {
 		if got := MixedVersions(tc.members); got != tc.want {
 			t.Errorf("MixedVersions = %q, want %q", got, tc.want)
@@ -936,5 +921,100 @@ func TestBlockedPlanNamesNoEmptyPaths(t *testing.T) {
 		if strings.Contains(s, " .3.5.21") || strings.Contains(s, " .3.4.34") {
 			t.Errorf("step shows a path built from an empty binary.path: %q", s)
 		}
+	}
+}
+
+// TestMakePlanWithMembersDown: with a member down the plan is still made,
+// so that Terraform keeps planning during an incident, but it is blocked:
+// Check refuses (apply runs it again), each member is named in a warning,
+// and the steps hold no error text, so the plan made again at apply time
+// matches while the same members are down.
+func TestMakePlanWithMembersDown(t *testing.T) {
+	for _, tc := range []struct {
+		name, target string
+		versions     []string
+		setup        func(o *Observation)
+		member, want string
+	}{
+		{"an unreachable member, no version change", "3.5.21", []string{"3.5.21", "3.5.21", "3.5.21"},
+			func(o *Observation) {
+				o.Members[2].Healthy, o.Members[2].Reachable, o.Members[2].Version = false, false, ""
+				o.Members[2].Problem = "status from http://10.0.0.13:2379: connection refused"
+			}, "s3", "connection refused"},
+		{"an unreachable member during a downgrade", "3.4.34", []string{"3.5.21", "3.5.21", "3.5.21"},
+			func(o *Observation) {
+				o.Members[1].Healthy, o.Members[1].Reachable, o.Members[1].Version = false, false, ""
+				o.Members[1].Problem = "status from http://10.0.0.12:2379: context deadline exceeded"
+			}, "s2", "context deadline exceeded"},
+		{"a member without quorum, on a patch change", "3.5.21", []string{"3.5.17", "3.5.17", "3.5.17"},
+			func(o *Observation) {
+				o.Members[2].Healthy = false
+				o.Members[2].Problem = "linearizable read through http://10.0.0.13:2379: etcdserver: request timed out"
+			}, "s3", "request timed out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obs := observation(1, tc.versions...)
+			spec := planSpec(t, tc.target, len(tc.versions))
+			tc.setup(&obs)
+			plan, probs := MakePlan(obs, spec)
+			if len(probs) > 0 || plan == nil {
+				t.Fatalf("MakePlan refused: %v", probs)
+			}
+			if plan.Blocked == nil || !strings.Contains(plan.Blocked.Summary, tc.member) {
+				t.Errorf("plan not blocked on %s: %+v", tc.member, plan.Blocked)
+			}
+			matchProblems(t, plan.Warnings, []wantProblem{{"members", tc.member, []string{`"` + tc.member + `"`, tc.want, "quorum", "apply refuses"}}})
+			matchProblems(t, Check(obs, spec), []wantProblem{{"members", tc.member, []string{tc.want}}})
+			for _, step := range plan.Steps {
+				if strings.Contains(step, tc.want) {
+					t.Errorf("step %q holds the member's error, which may read differently at apply time", step)
+				}
+			}
+			if !strings.HasPrefix(plan.Steps[0], "preflight: blocked: "+tc.member+" not healthy") {
+				t.Errorf("first step %q", plan.Steps[0])
+			}
+		})
+	}
+}
+
+// TestMakePlanFailsClosed: a pre-flight check that cannot be answered
+// refuses the plan, naming the check.
+func TestMakePlanFailsClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(o *Observation)
+		want  []string
+	}{
+		{"alarms cannot be listed", func(o *Observation) {
+			o.AlarmErr = "alarm list: etcdserver: permission denied (with auth enabled this needs the root role)"
+		}, []string{"Cannot check alarms", "permission denied", "root role"}},
+		{"the user lacks the root role", func(o *Observation) {
+			o.AdminErr = &etcdx.PermissionError{User: "deploy", Roles: []string{"readwrite"}}
+		}, []string{"Missing permission", `user "deploy" has roles readwrite, not root`, "snapshot", "move-leader", "downgrade API", "etcdctl user grant-role deploy root"}},
+		{"auth is on and no username is set", func(o *Observation) {
+			o.AdminErr = &etcdx.PermissionError{}
+		}, []string{"Missing permission", "no username"}},
+		{"the permission check cannot be answered", func(o *Observation) {
+			o.AdminErr = errors.New("checking the user's permissions (role list): context deadline exceeded")
+		}, []string{"Cannot check permissions", "context deadline exceeded"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obs := observation(1, "3.5.21", "3.5.21", "3.5.21")
+			spec := planSpec(t, "3.5.16", 3)
+			tc.setup(&obs)
+			plan, probs := MakePlan(obs, spec)
+			if plan != nil {
+				t.Fatalf("MakePlan made a plan: %q", plan.Steps)
+			}
+			var all []string
+			for _, p := range probs {
+				all = append(all, p.Summary+": "+p.Detail)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(strings.Join(all, "\n"), w) {
+					t.Errorf("no %q in %q", w, all)
+				}
+			}
+		})
 	}
 }

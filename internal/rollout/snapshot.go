@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 )
 
 // SnapshotInfo describes a saved snapshot file.
@@ -20,6 +24,9 @@ type SnapshotInfo struct {
 	SHA256    string // of the whole file, as `sha256sum` prints it
 	SizeBytes int64
 	Revision  int64
+	// Copy is where snapshot.copy_to holds a verified copy, as
+	// "host:/dir/file"; "" when there is none.
+	Copy string
 }
 
 // SaveSnapshot streams a snapshot from endpoint into dir:
@@ -152,4 +159,82 @@ func (w *trailerWriter) verify() error {
 	w.content.Write(w.tail)
 	w.whole = w.content.Sum(nil)
 	return nil
+}
+
+// Target names the copy's directory as the plan shows it: host:/dir/.
+func (c SnapshotCopy) Target() string {
+	return c.Host + ":" + strings.TrimRight(c.Directory, "/") + "/"
+}
+
+// portText is " on port N" for a port set in the configuration.
+func portText(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" on port %d", port)
+}
+
+// snapshotStep is the plan's snapshot step.
+func snapshotStep(spec Spec) string {
+	step := fmt.Sprintf("snapshot: from the leader to %s/, sha256 verified, mode 0600, before any member stops", strings.TrimRight(spec.SnapshotDir, "/"))
+	if c := spec.SnapshotCopy; c != nil {
+		step += fmt.Sprintf("; copy to %s over SSH%s, sha256 verified, mode 0600", c.Target(), portText(c.SSHPort))
+	}
+	return step
+}
+
+// copySnapshot puts a copy of the local snapshot file snap.Path on h, in
+// dir under the same name: mkdir -p (0700, when missing) → upload (0600,
+// atomic) → sha256sum on h, compared with snap.SHA256. A copy whose digest
+// differs is removed. It returns the copy's path on h.
+//
+// A broken SSH connection is retried within SSHRetryBudget; a command that
+// ran and failed (no such directory, permission denied, disk full) is not.
+func copySnapshot(ctx context.Context, h Host, snap SnapshotInfo, dir string) (string, error) {
+	remote := path.Join(dir, filepath.Base(snap.Path))
+	if _, err := run(ctx, h, sshx.Command("mkdir", "-p", "-m", "0700", "--", dir)); err != nil {
+		return remote, fmt.Errorf("creating the directory %s: %w", dir, err)
+	}
+	var failed error // a transfer that reached the host and failed there
+	err := retry(ctx, SSHRetryBudget, func() error {
+		f, err := os.Open(snap.Path)
+		if err != nil {
+			failed = err
+			return nil
+		}
+		defer f.Close()
+		err = h.Upload(ctx, f, remote, 0o600)
+		var exit *sshx.ExitError
+		if errors.As(err, &exit) {
+			failed = err
+			return nil
+		}
+		return err
+	})
+	if err == nil {
+		err = failed
+	}
+	if err != nil {
+		return remote, fmt.Errorf("uploading %s to %s: %w", snap.Path, remote, err)
+	}
+	out, err := run(ctx, h, sshx.Command("sha256sum")+" < "+sshx.Quote(remote))
+	if err != nil {
+		return remote, fmt.Errorf("verifying %s: %w", remote, err)
+	}
+	fields := strings.Fields(out)
+	if len(fields) == 0 || fields[0] != snap.SHA256 {
+		got := "nothing"
+		if len(fields) > 0 {
+			got = "sha256 " + fields[0]
+		}
+		// A copy that is not the snapshot must not be mistaken for one
+		// later; the local file is still there.
+		_, rmErr := run(ctx, h, sshx.Command("rm", "-f", "--", remote))
+		kept := "it was removed"
+		if rmErr != nil {
+			kept = "removing it failed too, delete it by hand: " + rmErr.Error()
+		}
+		return remote, fmt.Errorf("the copy %s has %s after transfer, want %s (the local snapshot's); %s", remote, got, snap.SHA256, kept)
+	}
+	return remote, nil
 }

@@ -55,6 +55,15 @@ type Service struct {
 	LogCommand   string
 }
 
+// SnapshotCopy is a host that keeps a copy of each snapshot, so that it
+// outlives the machine running Terraform (often an ephemeral CI runner). It
+// is reached with the provider's SSH settings, like the etcd hosts.
+type SnapshotCopy struct {
+	Host      string // SSH address
+	SSHPort   int    // 0: the provider's port
+	Directory string // absolute path on Host; created (0700) when missing
+}
+
 // Health bounds the gates.
 type Health struct {
 	Timeout     time.Duration
@@ -69,7 +78,10 @@ type Spec struct {
 	Binary      Binary
 	Service     Service
 	SnapshotDir string
-	Health      Health
+	// SnapshotCopy, when set, is where a copy of the snapshot goes over
+	// SSH before any member stops.
+	SnapshotCopy *SnapshotCopy
+	Health       Health
 	// RecordDir is where each host keeps the record of a member's change;
 	// DefaultRecordDir when empty.
 	RecordDir string
@@ -102,6 +114,7 @@ type Host interface {
 type Cluster interface {
 	Observe(ctx context.Context) (*etcdx.View, error)
 	AuthEnabled(ctx context.Context) (bool, error)
+	CheckAdmin(ctx context.Context) error
 	Status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error)
 	LinearizableRead(ctx context.Context, endpoint string) error
 	ClusterVersion(ctx context.Context, endpoint string) (string, error)

@@ -20,6 +20,13 @@ resource "etcd_cluster_version" "main" {
     source = "/srv/etcd/v3.4.34/etcd"
   }
 
+  # The snapshot taken before the rollout is saved in ./etcd-snapshots on the
+  # machine running Terraform. When that is a CI runner that does not last,
+  # keep a verified copy on a host that does, over the provider's SSH settings.
+  snapshot = {
+    copy_to = { host = "backup1.example.net", directory = "/var/backups/etcd" }
+  }
+
   # Optional; the defaults are timeout = "5m", stable_for = "5s", member_pause = "0s".
   health = {
     stable_for   = "30s"
