@@ -3,7 +3,6 @@ package resources_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -111,24 +110,7 @@ func TestAccClusterVersion_refusals(t *testing.T) {
 }
 
 // enableAuth turns auth on the way an operator would, with etcdctl.
-func enableAuth(t *testing.T, sb *testhosts.Sandbox) {
-	t.Helper()
-	etcdctl, err := testhosts.EtcdctlBinary(sb.EtcdVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := "--endpoints=" + strings.Join(sb.ClientURLs(), ",")
-	for _, args := range [][]string{
-		{ep, "user", "add", "root", "--new-user-password=rootpw"},
-		{ep, "user", "grant-role", "root", "root"},
-		{ep, "auth", "enable"},
-	} {
-		out, err := exec.Command(etcdctl, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("etcdctl %v: %v\n%s", args, err, out)
-		}
-	}
-}
+func enableAuth(t *testing.T, sb *testhosts.Sandbox) { enableAuthPassword(t, sb, "rootpw") }
 
 // An unknown host key is refused, showing the key's fingerprint.
 func TestAccClusterVersion_unknownHostKey(t *testing.T) {

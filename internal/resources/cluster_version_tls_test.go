@@ -2,7 +2,6 @@ package resources_test
 
 import (
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -197,20 +196,9 @@ func TestAccClusterVersion_auth(t *testing.T) {
 // as an operator gives an application its own user: everything but root.
 func addUser(t *testing.T, sb *testhosts.Sandbox, name, password, role string) {
 	t.Helper()
-	etcdctl, err := testhosts.EtcdctlBinary(sb.EtcdVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := "--endpoints=" + strings.Join(sb.ClientURLs(), ",")
-	for _, args := range [][]string{
-		{ep, "--user=root:rootpw", "role", "add", role},
-		{ep, "--user=root:rootpw", "role", "grant-permission", role, "--prefix=true", "readwrite", ""},
-		{ep, "--user=root:rootpw", "user", "add", name, "--new-user-password=" + password},
-		{ep, "--user=root:rootpw", "user", "grant-role", name, role},
-	} {
-		out, err := exec.Command(etcdctl, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("etcdctl %v: %v\n%s", args, err, out)
-		}
-	}
+	etcdctlEach(t, sb, 5,
+		[]string{"--user=root:rootpw", "role", "add", role},
+		[]string{"--user=root:rootpw", "role", "grant-permission", role, "--prefix=true", "readwrite", ""},
+		[]string{"--user=root:rootpw", "user", "add", name, "--new-user-password=" + password},
+		[]string{"--user=root:rootpw", "user", "grant-role", name, role})
 }

@@ -55,6 +55,16 @@ func (w *cliWorkdir) write(version, binary string) {
 	}
 }
 
+// adopt writes the configuration for version and applies it: the
+// resource then records a cluster that already runs version.
+func (w *cliWorkdir) adopt(version string) {
+	w.t.Helper()
+	w.write(version, etcdBinary(w.t, version))
+	if code, out := w.run("apply", "-auto-approve"); code != 0 {
+		w.t.Fatalf("adopt: exit %d\n%s", code, out)
+	}
+}
+
 func (w *cliWorkdir) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(w.tf, append(args, "-no-color")...)
 	cmd.Dir, cmd.Env = w.dir, w.env
@@ -102,10 +112,7 @@ func TestAccFault_sigintMidMember(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
-	w.write(v35, etcdBinary(t, v35))
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("adopt: exit %d\n%s", code, out)
-	}
+	w.adopt(v35)
 	writer := acctest.StartWriter(t, sb.ClientURLs(), 4)
 	w.write(older, etcdBinary(t, older))
 
@@ -175,10 +182,7 @@ func TestAccFault_hostKeyChangedBetweenPlanAndApply(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
-	w.write(v35, etcdBinary(t, v35))
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("adopt: exit %d\n%s", code, out)
-	}
+	w.adopt(v35)
 	w.write(older, etcdBinary(t, older))
 	if code, out := w.run("plan", "-out=change.tfplan"); code != 0 {
 		t.Fatalf("plan: exit %d\n%s", code, out)

@@ -47,10 +47,7 @@ func TestAccClusterVersion_memberDown(t *testing.T) {
 	v35 := testhosts.DefaultEtcdVersion
 	w := newCLIWorkdir(t, sb)
 	w.extra = otherResource("a")
-	w.write(v35, etcdBinary(t, v35))
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("adopt: exit %d\n%s", code, out)
-	}
+	w.adopt(v35)
 	ctx := context.Background()
 	down := sb.Host("s3")
 	if err := down.StopEtcd(ctx); err != nil {
@@ -124,10 +121,7 @@ func TestAccClusterVersion_lock(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
-	w.write(v35, etcdBinary(t, v35))
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("adopt: exit %d\n%s", code, out)
-	}
+	w.adopt(v35)
 
 	// A real apply holds the lock while it runs.
 	w.health = `health = { stable_for = "1s", member_pause = "3s" }`
@@ -241,10 +235,7 @@ func TestAccClusterVersion_savedPlan(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
-	w.write(v35, etcdBinary(t, v35))
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("adopt: exit %d\n%s", code, out)
-	}
+	w.adopt(v35)
 	ctx := context.Background()
 
 	w.write(older, etcdBinary(t, older))

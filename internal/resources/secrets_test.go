@@ -143,21 +143,28 @@ func (s *secrets) config(sb *testhosts.Sandbox, version, source string, extra ..
 }
 
 // enableAuthPassword is enableAuth with a password of the test's choosing.
+// The password never shows in a failure message.
 func enableAuthPassword(t *testing.T, sb *testhosts.Sandbox, password string) {
+	t.Helper()
+	etcdctlEach(t, sb, 3,
+		[]string{"user", "add", "root", "--new-user-password=" + password},
+		[]string{"user", "grant-role", "root", "root"},
+		[]string{"auth", "enable"})
+}
+
+// etcdctlEach runs etcdctl against the sandbox once per argument list, in
+// order; a failure names the first shown arguments only.
+func etcdctlEach(t *testing.T, sb *testhosts.Sandbox, shown int, cmds ...[]string) {
 	t.Helper()
 	etcdctl, err := testhosts.EtcdctlBinary(sb.EtcdVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep := "--endpoints=" + strings.Join(sb.ClientURLs(), ",")
-	for _, args := range [][]string{
-		{ep, "user", "add", "root", "--new-user-password=" + password},
-		{ep, "user", "grant-role", "root", "root"},
-		{ep, "auth", "enable"},
-	} {
-		out, err := exec.Command(etcdctl, args...).CombinedOutput()
+	for _, args := range cmds {
+		out, err := exec.Command(etcdctl, append([]string{ep}, args...)...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("etcdctl %v: %v\n%s", args[1:3], err, out)
+			t.Fatalf("etcdctl %v: %v\n%s", args[:min(shown, len(args))], err, out)
 		}
 	}
 }

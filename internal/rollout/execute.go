@@ -668,43 +668,31 @@ func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others 
 		return nil
 	}
 
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(e.poll())
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return firstOK, nil
-		}
-		select {
-		case <-ctx.Done():
-			return firstOK, fmt.Errorf("%w (last check: %w)", ctx.Err(), err)
-		case <-deadline.C:
-			// A member that caught up in this window and now waits out
-			// health.stable_for counts as catching up too.
-			var cu *catchUpError
-			catchingUp := rose && (errors.As(err, &cu) || !okSince.IsZero())
-			switch {
-			case catchingUp && windows < CatchUpBoundFactor && !operationEnded(ctx):
-				windows++
-				rose = false
-				if cu != nil {
-					progress(cu)
-				}
-				deadline.Reset(timeout)
-				continue
-			case catchingUp:
-				return firstOK, fmt.Errorf("not reached within the catch-up bound of %s (%d × health.timeout %s): %s was still catching up: %w",
-					CatchUpBoundFactor*timeout, CatchUpBoundFactor, timeout, ms.Name, err)
-			case windows > 1:
-				return firstOK, fmt.Errorf("not reached within %s (health.timeout %s, extended %d times while %s was catching up): %w",
-					time.Duration(windows)*timeout, timeout, windows-1, ms.Name, err)
+	// At each deadline: a member that caught up in this window and now
+	// waits out health.stable_for counts as catching up too.
+	extend := func(err error) (bool, error) {
+		var cu *catchUpError
+		catchingUp := rose && (errors.As(err, &cu) || !okSince.IsZero())
+		switch {
+		case catchingUp && operationEnded(ctx):
+			return false, nil
+		case catchingUp && windows < CatchUpBoundFactor:
+			windows++
+			rose = false
+			if cu != nil {
+				progress(cu)
 			}
-			return firstOK, fmt.Errorf("not reached within %s: %w", timeout, err)
-		case <-tick.C:
+			return true, nil
+		case catchingUp:
+			return false, fmt.Errorf("not reached within the catch-up bound of %s (%d × health.timeout %s): %s was still catching up: %w",
+				CatchUpBoundFactor*timeout, CatchUpBoundFactor, timeout, ms.Name, err)
+		case windows > 1:
+			return false, fmt.Errorf("not reached within %s (health.timeout %s, extended %d times while %s was catching up): %w",
+				time.Duration(windows)*timeout, timeout, windows-1, ms.Name, err)
 		}
+		return false, nil
 	}
+	return firstOK, e.waitForExtending(ctx, timeout, check, extend)
 }
 
 // CatchUpBoundFactor bounds a gate that waits for a member catching up:
@@ -855,6 +843,13 @@ func (e *Executor) verify(ctx context.Context) error {
 // waitFor polls check until it returns nil, ctx ends or timeout passes; it
 // returns the last check error on timeout.
 func (e *Executor) waitFor(ctx context.Context, timeout time.Duration, check func() error) error {
+	return e.waitForExtending(ctx, timeout, check, nil)
+}
+
+// waitForExtending is waitFor whose deadline may move: when timeout passes,
+// extend (if set) is given the last check error and either grants another
+// timeout, or returns the error to end with (nil: the usual one).
+func (e *Executor) waitForExtending(ctx context.Context, timeout time.Duration, check func() error, extend func(last error) (bool, error)) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(e.poll())
@@ -868,6 +863,16 @@ func (e *Executor) waitFor(ctx context.Context, timeout time.Duration, check fun
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last check: %w)", ctx.Err(), err)
 		case <-deadline.C:
+			if extend != nil {
+				more, end := extend(err)
+				if more {
+					deadline.Reset(timeout)
+					continue
+				}
+				if end != nil {
+					return end
+				}
+			}
 			return fmt.Errorf("not reached within %s: %w", timeout, err)
 		case <-tick.C:
 		}
