@@ -166,6 +166,13 @@ type Member struct {
 	RaftIndex    uint64
 	AppliedIndex uint64
 	Errors       []string
+	// From 3.6 on: the version of the member's data, and the downgrade job
+	// the member knows of. A 3.5 member reports neither (DowngradeKnown
+	// false, StorageVersion "").
+	StorageVersion   string
+	DowngradeKnown   bool
+	DowngradeEnabled bool
+	DowngradeTarget  string
 	// Healthy means: Status answered without errors and a linearizable read
 	// through this member succeeded, as `etcdctl endpoint health` checks.
 	Healthy bool
@@ -196,6 +203,18 @@ func (v *View) Leader() (Member, bool) {
 		}
 	}
 	return Member{}, false
+}
+
+// Downgrade tells whether a downgrade job is enabled, as the first member
+// that reports it (3.6 and later) says, and to which version; known is
+// false when no member reports it (every answering member runs 3.5).
+func (v *View) Downgrade() (enabled bool, target string, known bool) {
+	for _, m := range v.Members {
+		if m.DowngradeKnown {
+			return m.DowngradeEnabled, m.DowngradeTarget, true
+		}
+	}
+	return false, "", false
 }
 
 // Member finds a member by name.
@@ -369,6 +388,10 @@ func (c *Client) probe(ctx context.Context, m *Member) {
 	m.RaftIndex = st.RaftIndex
 	m.AppliedIndex = st.RaftAppliedIndex
 	m.Errors = st.Errors
+	m.StorageVersion = st.StorageVersion
+	if di := st.DowngradeInfo; di != nil {
+		m.DowngradeKnown, m.DowngradeEnabled, m.DowngradeTarget = true, di.Enabled, di.TargetVersion
+	}
 	if len(st.Errors) > 0 {
 		m.Problem = "member reports: " + strings.Join(st.Errors, "; ")
 		return

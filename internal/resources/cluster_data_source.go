@@ -37,6 +37,8 @@ type clusterDataModel struct {
 	ClusterVersion types.String `tfsdk:"cluster_version"`
 	Leader         types.String `tfsdk:"leader"`
 	Members        types.Map    `tfsdk:"members"`
+	Downgrading    types.Bool   `tfsdk:"downgrade_in_progress"`
+	DowngradeTo    types.String `tfsdk:"downgrade_target_version"`
 }
 
 type clusterMemberModel struct {
@@ -48,17 +50,21 @@ type clusterMemberModel struct {
 	IsLeader   types.Bool   `tfsdk:"is_leader"`
 	IsLearner  types.Bool   `tfsdk:"is_learner"`
 	DBSize     types.Int64  `tfsdk:"db_size"`
+	Storage    types.String `tfsdk:"storage_version"`
+	Downgrade  types.String `tfsdk:"downgrade_target_version"`
 }
 
 var clusterMemberAttrTypes = map[string]attr.Type{
-	"id":          types.StringType,
-	"client_urls": types.ListType{ElemType: types.StringType},
-	"peer_urls":   types.ListType{ElemType: types.StringType},
-	"version":     types.StringType,
-	"healthy":     types.BoolType,
-	"is_leader":   types.BoolType,
-	"is_learner":  types.BoolType,
-	"db_size":     types.Int64Type,
+	"id":                       types.StringType,
+	"client_urls":              types.ListType{ElemType: types.StringType},
+	"peer_urls":                types.ListType{ElemType: types.StringType},
+	"version":                  types.StringType,
+	"healthy":                  types.BoolType,
+	"is_leader":                types.BoolType,
+	"is_learner":               types.BoolType,
+	"db_size":                  types.Int64Type,
+	"storage_version":          types.StringType,
+	"downgrade_target_version": types.StringType,
 }
 
 func (d *clusterDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -78,21 +84,25 @@ func (d *clusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 					listvalidator.ValueStringsAre(clientURLValidator()),
 				},
 			},
-			"id":              schema.StringAttribute{Computed: true, MarkdownDescription: "Cluster ID, in hex as etcdctl prints it."},
-			"cluster_version": schema.StringAttribute{Computed: true, MarkdownDescription: "Cluster version from `GET /version` (`etcdcluster`), for example `3.5.0`."},
-			"leader":          schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the leader member; null when no member reports one."},
+			"id":                       schema.StringAttribute{Computed: true, MarkdownDescription: "Cluster ID, in hex as etcdctl prints it."},
+			"cluster_version":          schema.StringAttribute{Computed: true, MarkdownDescription: "Cluster version from `GET /version` (`etcdcluster`), for example `3.5.0`."},
+			"leader":                   schema.StringAttribute{Computed: true, MarkdownDescription: "Name of the leader member; null when no member reports one."},
+			"downgrade_in_progress":    schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether a downgrade job is enabled (`etcdctl downgrade enable`), as members on etcd 3.6 or later report it; null when every member that answered runs 3.5 or older, which cannot say."},
+			"downgrade_target_version": schema.StringAttribute{Computed: true, MarkdownDescription: "The version a downgrade in progress goes to, for example `3.5.0`; null when none is in progress or no member can say."},
 			"members": schema.MapNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "Members keyed by member name; a member added but never started appears as `unstarted-<id>`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"id":          schema.StringAttribute{Computed: true, MarkdownDescription: "Member ID, in hex."},
-					"client_urls": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Advertised client URLs."},
-					"peer_urls":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Advertised peer URLs."},
-					"version":     schema.StringAttribute{Computed: true, MarkdownDescription: "Server version the member runs; null when it did not answer."},
-					"healthy":     schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the member answered its status without errors and served a linearizable read, as `etcdctl endpoint health` checks."},
-					"is_leader":   schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the member is the raft leader."},
-					"is_learner":  schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the member is a non-voting learner."},
-					"db_size":     schema.Int64Attribute{Computed: true, MarkdownDescription: "Backend database size in bytes; null when the member did not answer."},
+					"id":                       schema.StringAttribute{Computed: true, MarkdownDescription: "Member ID, in hex."},
+					"client_urls":              schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Advertised client URLs."},
+					"peer_urls":                schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Advertised peer URLs."},
+					"version":                  schema.StringAttribute{Computed: true, MarkdownDescription: "Server version the member runs; null when it did not answer."},
+					"healthy":                  schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the member answered its status without errors and served a linearizable read, as `etcdctl endpoint health` checks."},
+					"is_leader":                schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the member is the raft leader."},
+					"is_learner":               schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the member is a non-voting learner."},
+					"db_size":                  schema.Int64Attribute{Computed: true, MarkdownDescription: "Backend database size in bytes; null when the member did not answer."},
+					"storage_version":          schema.StringAttribute{Computed: true, MarkdownDescription: "Version of the member's data (its storage schema), for example `3.6.0`: during a downgrade it drops to the target before the lower binary can start. Null for a member on etcd 3.5 or older, which does not report it, or one that did not answer."},
+					"downgrade_target_version": schema.StringAttribute{Computed: true, MarkdownDescription: "The target of the downgrade job this member knows of, for example `3.5.0`; null when it knows of none, runs 3.5 or older, or did not answer."},
 				}},
 			},
 		},
@@ -135,6 +145,13 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	if l, ok := view.Leader(); ok {
 		model.Leader = types.StringValue(l.Name)
 	}
+	model.Downgrading, model.DowngradeTo = types.BoolNull(), types.StringNull()
+	if enabled, target, known := view.Downgrade(); known {
+		model.Downgrading = types.BoolValue(enabled)
+		if enabled {
+			model.DowngradeTo = stringOrNull(target)
+		}
+	}
 	var diags diag.Diagnostics
 	model.Members, diags = membersValue(ctx, view.Members)
 	resp.Diagnostics.Append(diags...)
@@ -163,6 +180,11 @@ func membersValue(ctx context.Context, members []etcdx.Member) (types.Map, diag.
 			IsLeader:   types.BoolValue(m.IsLeader),
 			IsLearner:  types.BoolValue(m.IsLearner),
 			DBSize:     types.Int64Null(),
+			Storage:    stringOrNull(m.StorageVersion),
+			Downgrade:  types.StringNull(),
+		}
+		if m.DowngradeEnabled {
+			mm.Downgrade = stringOrNull(m.DowngradeTarget)
 		}
 		if m.Reachable {
 			mm.DBSize = types.Int64Value(m.DBSize)
