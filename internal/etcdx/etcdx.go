@@ -239,6 +239,21 @@ func (e *NoEndpointError) Error() string {
 
 func (e *NoEndpointError) Unwrap() error { return e.Err }
 
+// IsOutage tells whether err says the cluster is away (no endpoint
+// answered: refused, timed out) rather than that the provider's settings
+// do not fit it (a certificate the cluster or the client does not accept).
+func IsOutage(err error) bool {
+	var none *NoEndpointError
+	if !errors.As(err, &none) {
+		return false
+	}
+	// A handshake the cluster turned down ("remote error: tls: certificate
+	// required") reaches us only as text.
+	var verify *tls.CertificateVerificationError
+	msg := err.Error()
+	return !errors.As(err, &verify) && !strings.Contains(msg, "x509: ") && !strings.Contains(msg, "tls: ")
+}
+
 // Observe lists the members and asks each one for its status and health, in
 // parallel. A member that does not answer is reported unhealthy, not as an
 // error: only a cluster where no endpoint answers is an error.

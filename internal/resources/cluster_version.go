@@ -229,9 +229,8 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 	defer sess.close()
 	started := time.Now()
 	obs, err := rollout.Observe(ctx, sess.cluster, sess.hosts, spec)
-	var none *etcdx.NoEndpointError
 	switch {
-	case errors.As(err, &none):
+	case state != nil && etcdx.IsOutage(err):
 		// An outage: the plan still works, so the rest of the configuration
 		// can be planned and applied; apply refuses.
 		resp.Diagnostics.AddAttributeWarning(path.Root("members"), "etcd cluster unreachable",
@@ -636,9 +635,8 @@ func (r *clusterVersionResource) Read(ctx context.Context, req resource.ReadRequ
 	// Never drop the resource from state because the cluster is away: that
 	// would make the next apply adopt it as new.
 	view, err := client.Observe(ctx)
-	var none *etcdx.NoEndpointError
 	switch {
-	case errors.As(err, &none):
+	case etcdx.IsOutage(err):
 		resp.Diagnostics.AddWarning("etcd cluster unreachable",
 			fmt.Sprintf("%v\n\nEvery member is recorded as unreachable in member_versions, so plans show an update (and plan -detailed-exitcode exits 2) until the cluster answers; etcd_cluster_version refuses to apply meanwhile. Check the members' services and client URLs, and the provider's tls and auth settings.", err))
 		view = &etcdx.View{}
