@@ -251,7 +251,18 @@ func IsOutage(err error) bool {
 	// required") reaches us only as text.
 	var verify *tls.CertificateVerificationError
 	msg := err.Error()
-	return !errors.As(err, &verify) && !strings.Contains(msg, "x509: ") && !strings.Contains(msg, "tls: ")
+	if errors.As(err, &verify) || strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: ") {
+		return false
+	}
+	// Credentials the cluster turned down.
+	var grpcErr interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &grpcErr) {
+		switch grpcErr.GRPCStatus().Code() {
+		case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition:
+			return false
+		}
+	}
+	return !errors.Is(err, rpctypes.ErrAuthFailed) && !strings.Contains(msg, "authentication failed")
 }
 
 // Observe lists the members and asks each one for its status and health, in

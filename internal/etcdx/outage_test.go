@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 // TestIsOutage: a cluster that does not answer is an outage; one that
@@ -23,6 +25,7 @@ func TestIsOutage(t *testing.T) {
 		{"not a cluster read at all", errors.New("boom"), false},
 		{"unknown CA", &NoEndpointError{Err: fmt.Errorf("%w: %w", context.DeadlineExceeded, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})}, false},
 		{"client certificate required", &NoEndpointError{Err: fmt.Errorf("%w: remote error: tls: certificate required", context.DeadlineExceeded)}, false},
+		{"wrong password", &NoEndpointError{Err: errors.Join(fmt.Errorf("http://127.0.0.1:2379: %w", rpctypes.ErrGRPCAuthFailed))}, false},
 	} {
 		if got := IsOutage(tc.err); got != tc.want {
 			t.Errorf("%s: IsOutage = %v, want %v", tc.name, got, tc.want)
