@@ -18,7 +18,6 @@ func TestRunStopsWhenTheLockIsLost(t *testing.T) {
 	planned := r.plan().Steps
 	e := r.executor(planned)
 	var checks atomic.Int32
-	e.MemberDone = func(name, version string) { r.done = append(r.done, name+"="+version) }
 	e.Held = func(context.Context) error {
 		// Held for the snapshot and the first member, lost before the second.
 		if checks.Add(1) > 2 {
@@ -34,8 +33,8 @@ func TestRunStopsWhenTheLockIsLost(t *testing.T) {
 	if got := r.stops(); len(got) != 1 {
 		t.Errorf("members stopped: %v, want exactly the one before the lock was lost", got)
 	}
-	if len(r.done) != 1 {
-		t.Errorf("members done: %v", r.done)
+	if done := r.doneList(); len(done) != 1 {
+		t.Errorf("members done: %v", done)
 	}
 	r.checkNoViolations()
 }
