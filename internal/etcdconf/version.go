@@ -140,8 +140,8 @@ type Path int
 const (
 	PathNone      Path = iota // same version: nothing to do
 	PathPatch                 // same minor series: swap the binary, keep the config
-	PathUpgrade               // 3.4 → 3.5, also the rollback of a downgrade
-	PathDowngrade             // 3.5 → 3.4, to 3.4.32 or later
+	PathUpgrade               // one minor up: 3.4 → 3.5, 3.5 → 3.6, 3.6 → 3.7; also the rollback of a downgrade
+	PathDowngrade             // one minor down: 3.5 → 3.4 (3.4.32+), and through etcd's downgrade API 3.6 → 3.5, 3.7 → 3.6
 )
 
 func (p Path) String() string {
@@ -172,11 +172,43 @@ func (e *TransitionError) Error() string {
 var (
 	v34 = Version{3, 4, 0}
 	v35 = Version{3, 5, 0}
+	v36 = Version{3, 6, 0}
+	v37 = Version{3, 7, 0}
 )
+
+// MinUpgradeFrom35 is the oldest 3.5 release every member must run before
+// the upgrade to 3.6. etcd's upgrade guide raised it over time: 3.5.20 fixed
+// learner promotions that were not persisted (3.6 then fails with "too many
+// learner members"), 3.5.24 repaired the same bad data carried in
+// snapshots, and 3.5.26 stopped removed members from reappearing on 3.6. The
+// repairs run when a member starts on the fixed release, so each member must
+// be running it, not just have it installed.
+var MinUpgradeFrom35 = Version{3, 5, 26}
+
+// MinUpgradeFrom36 is the oldest 3.6 release the 3.7 upgrade guide allows
+// to upgrade from.
+var MinUpgradeFrom36 = Version{3, 6, 11}
+
+// FixedDowngradeFrom37 is the first 3.7 release whose storage downgrade
+// checks the write-ahead log from the right point (etcd #22201); a
+// downgrade from 3.7.0 or 3.7.1 is allowed with a warning.
+var FixedDowngradeFrom37 = Version{3, 7, 2}
+
+// UsesDowngradeAPI reports whether the change from → to goes through etcd's
+// downgrade API (validate, enable, wait until the cluster and storage
+// versions are lowered) before the first member stops: every downgrade from
+// 3.6 on. 3.5 → 3.4 has no API; 3.4.32+ joins with
+// --next-cluster-version-compatible instead.
+func UsesDowngradeAPI(from, to Version) bool {
+	return from.Major == to.Major && to.Minor == from.Minor-1 && from.Compare(v36) >= 0
+}
 
 // CheckTransition classifies the change from → to, or refuses it with an
 // error that names the allowed targets from `from`.
 func CheckTransition(from, to Version) (Path, error) {
+	refuse := func(reason string) (Path, error) {
+		return PathNone, &TransitionError{From: from, To: to, Reason: reason, Allowed: AllowedTargets(from)}
+	}
 	switch {
 	case from == to:
 		return PathNone, nil
@@ -186,27 +218,103 @@ func CheckTransition(from, to Version) (Path, error) {
 		return PathUpgrade, nil
 	case from.SameMinor(v35) && to.SameMinor(v34):
 		if to.Compare(MinDowngradeTarget) < 0 {
-			return PathNone, &TransitionError{From: from, To: to, Allowed: AllowedTargets(from),
-				Reason: fmt.Sprintf("a downgrade to 3.4 needs %s or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster", MinDowngradeTarget)}
+			return refuse(fmt.Sprintf("a downgrade to 3.4 needs %s or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster", MinDowngradeTarget))
+		}
+		return PathDowngrade, nil
+	case from.SameMinor(v35) && to.SameMinor(v36):
+		if from.Compare(MinUpgradeFrom35) < 0 {
+			return refuse(fmt.Sprintf("the upgrade to 3.6 needs every member on %s or later first: 3.5 releases before 3.5.20 do not persist learner promotions (3.6 then fails with \"too many learner members\"), before 3.5.24 carry that bad membership in snapshots, and before 3.5.26 let removed members reappear on 3.6; etcd repairs the data when a member starts on the fixed release, so change version to the latest 3.5 patch release and apply that first", MinUpgradeFrom35))
+		}
+		return PathUpgrade, nil
+	case from.SameMinor(v36) && to.SameMinor(v35):
+		if to.Compare(MinUpgradeFrom35) < 0 {
+			return refuse(fmt.Sprintf("a downgrade to 3.5 needs %s or later as the target, the oldest 3.5 release the cluster can later be upgraded from again", MinUpgradeFrom35))
+		}
+		return PathDowngrade, nil
+	case from.SameMinor(v36) && to.SameMinor(v37):
+		if from.Compare(MinUpgradeFrom36) < 0 {
+			return refuse(fmt.Sprintf("etcd's 3.7 upgrade guide asks for %s or later on every member first; change version to the latest 3.6 patch release and apply that first", MinUpgradeFrom36))
+		}
+		return PathUpgrade, nil
+	case from.SameMinor(v37) && to.SameMinor(v36):
+		if to.Compare(MinUpgradeFrom36) < 0 {
+			return refuse(fmt.Sprintf("a downgrade to 3.6 needs %s or later as the target, the oldest 3.6 release the cluster can later be upgraded from again", MinUpgradeFrom36))
 		}
 		return PathDowngrade, nil
 	}
-	reason := "only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported"
 	if from.Major == to.Major && (from.Minor-to.Minor > 1 || to.Minor-from.Minor > 1) {
-		reason = "it skips a minor version; etcd changes one minor version at a time"
+		if steps := minorSteps(from, to); steps != "" {
+			return refuse("it skips a minor version; etcd changes one minor version at a time: " + steps)
+		}
+		return refuse("it skips a minor version; etcd changes one minor version at a time")
 	}
-	return PathNone, &TransitionError{From: from, To: to, Reason: reason, Allowed: AllowedTargets(from)}
+	return refuse("the supported changes are patch releases and one minor step between 3.4, 3.5, 3.6 and 3.7")
+}
+
+// supported are the minor series the provider can move between.
+var supported = []Version{v34, v35, v36, v37}
+
+// minorSteps names the applies that take from to to one minor at a time,
+// when both are supported series: "apply 3.6.x first, then 3.7.3".
+func minorSteps(from, to Version) string {
+	fi, ti := -1, -1
+	for i, s := range supported {
+		if from.SameMinor(s) {
+			fi = i
+		}
+		if to.SameMinor(s) {
+			ti = i
+		}
+	}
+	if fi < 0 || ti < 0 {
+		return ""
+	}
+	var via []string
+	for i := fi; i != ti; {
+		if ti > fi {
+			i++
+		} else {
+			i--
+		}
+		if i != ti {
+			via = append(via, stepTarget(supported[i], ti > fi))
+		}
+	}
+	return fmt.Sprintf("change version to %s and apply, then to %s", strings.Join(via, " and apply, then to "), to)
+}
+
+// stepTarget is the release to name for an intermediate series: the oldest
+// release the next step allows, as "3.6.11 or later".
+func stepTarget(series Version, up bool) string {
+	switch {
+	case series.SameMinor(v35):
+		return MinUpgradeFrom35.String() + " or later"
+	case series.SameMinor(v36):
+		return MinUpgradeFrom36.String() + " or later"
+	case series.SameMinor(v34) && !up:
+		return MinDowngradeTarget.String() + " or later"
+	}
+	return series.MinorVersion() + ".x"
 }
 
 // AllowedTargets describes, in words, the versions a member on `from` may
 // change to.
 func AllowedTargets(from Version) string {
 	patch := fmt.Sprintf("any %d.%d.x patch release", from.Major, from.Minor)
+	atLeast := func(v Version, what string) string {
+		return fmt.Sprintf("%s.x with x >= %d (%s)", v.MinorVersion(), v.Patch, what)
+	}
 	switch {
-	case from.SameMinor(v35):
-		return fmt.Sprintf("%s, or %s.x with x >= %d (downgrade)", patch, MinDowngradeTarget.MinorVersion(), MinDowngradeTarget.Patch)
 	case from.SameMinor(v34):
 		return patch + ", or any 3.5.x release (upgrade)"
+	case from.SameMinor(v35):
+		up := "any 3.6.x release (upgrade, once every member runs " + MinUpgradeFrom35.String() + " or later)"
+		return fmt.Sprintf("%s, %s, or %s", patch, atLeast(MinDowngradeTarget, "downgrade"), up)
+	case from.SameMinor(v36):
+		up := "any 3.7.x release (upgrade, once every member runs " + MinUpgradeFrom36.String() + " or later)"
+		return fmt.Sprintf("%s, %s, or %s", patch, atLeast(MinUpgradeFrom35, "downgrade"), up)
+	case from.SameMinor(v37):
+		return fmt.Sprintf("%s, or %s", patch, atLeast(MinUpgradeFrom36, "downgrade"))
 	}
 	return patch
 }

@@ -90,34 +90,59 @@ func TestCheckTransition(t *testing.T) {
 	for _, tc := range []struct {
 		from, to string
 		want     Path
+		api      bool
 	}{
-		{"3.5.21", "3.5.21", PathNone},
-		{"3.5.21", "3.5.16", PathPatch},
-		{"3.5.16", "3.5.21", PathPatch},
-		{"3.4.23", "3.4.34", PathPatch},
-		{"3.6.4", "3.6.5", PathPatch},
-		{"3.4.34", "3.5.21", PathUpgrade},
-		{"3.4.23", "3.5.0", PathUpgrade},
-		{"3.5.21", "3.4.34", PathDowngrade},
-		{"3.5.0", "3.4.32", PathDowngrade},
+		{"3.5.21", "3.5.21", PathNone, false},
+		{"3.5.21", "3.5.16", PathPatch, false},
+		{"3.5.16", "3.5.21", PathPatch, false},
+		{"3.4.23", "3.4.34", PathPatch, false},
+		{"3.6.4", "3.6.5", PathPatch, false},
+		{"3.7.3", "3.7.1", PathPatch, false},
+		{"3.4.34", "3.5.21", PathUpgrade, false},
+		{"3.4.23", "3.5.0", PathUpgrade, false},
+		{"3.5.21", "3.4.34", PathDowngrade, false},
+		{"3.5.0", "3.4.32", PathDowngrade, false},
+		{"3.5.26", "3.6.0", PathUpgrade, false},
+		{"3.5.35", "3.6.16", PathUpgrade, false},
+		{"3.6.0", "3.5.26", PathDowngrade, true},
+		{"3.6.16", "3.5.35", PathDowngrade, true},
+		{"3.6.11", "3.7.0", PathUpgrade, false},
+		{"3.6.16", "3.7.3", PathUpgrade, false},
+		{"3.7.0", "3.6.11", PathDowngrade, true},
+		{"3.7.3", "3.6.16", PathDowngrade, true},
 	} {
-		p, err := CheckTransition(mustVersion(t, tc.from), mustVersion(t, tc.to))
+		from, to := mustVersion(t, tc.from), mustVersion(t, tc.to)
+		p, err := CheckTransition(from, to)
 		if err != nil || p != tc.want {
 			t.Errorf("CheckTransition(%s, %s) = %v, %v; want %v", tc.from, tc.to, p, err, tc.want)
+		}
+		if got := UsesDowngradeAPI(from, to); got != tc.api {
+			t.Errorf("UsesDowngradeAPI(%s, %s) = %v, want %v", tc.from, tc.to, got, tc.api)
 		}
 	}
 }
 
 func TestCheckTransitionErrors(t *testing.T) {
+	const (
+		from35 = "any 3.5.x patch release, 3.4.x with x >= 32 (downgrade), or any 3.6.x release (upgrade, once every member runs 3.5.26 or later)"
+		from36 = "any 3.6.x patch release, 3.5.x with x >= 26 (downgrade), or any 3.7.x release (upgrade, once every member runs 3.6.11 or later)"
+		from37 = "any 3.7.x patch release, or 3.6.x with x >= 11 (downgrade)"
+	)
 	for _, tc := range []struct{ from, to, want string }{
-		{"3.5.21", "3.4.23", "etcd 3.5.21 → 3.4.23 is not allowed: a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
-		{"3.5.21", "3.4.31", "etcd 3.5.21 → 3.4.31 is not allowed: a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
-		{"3.5.21", "3.3.27", "etcd 3.5.21 → 3.3.27 is not allowed: it skips a minor version; etcd changes one minor version at a time; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
-		{"3.4.34", "3.6.5", "etcd 3.4.34 → 3.6.5 is not allowed: it skips a minor version; etcd changes one minor version at a time; from 3.4.34 the allowed targets are: any 3.4.x patch release, or any 3.5.x release (upgrade)"},
-		{"3.5.21", "3.6.5", "etcd 3.5.21 → 3.6.5 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 3.5.21 the allowed targets are: any 3.5.x patch release, or 3.4.x with x >= 32 (downgrade)"},
-		{"3.6.5", "3.5.21", "etcd 3.6.5 → 3.5.21 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 3.6.5 the allowed targets are: any 3.6.x patch release"},
-		{"3.3.27", "3.4.34", "etcd 3.3.27 → 3.4.34 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 3.3.27 the allowed targets are: any 3.3.x patch release"},
-		{"2.3.8", "3.4.34", "etcd 2.3.8 → 3.4.34 is not allowed: only patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade are supported; from 2.3.8 the allowed targets are: any 2.3.x patch release"},
+		{"3.5.21", "3.4.23", "etcd 3.5.21 → 3.4.23 is not allowed: a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.5.21 the allowed targets are: " + from35},
+		{"3.5.21", "3.4.31", "etcd 3.5.21 → 3.4.31 is not allowed: a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.5.21 the allowed targets are: " + from35},
+		{"3.5.21", "3.3.27", "etcd 3.5.21 → 3.3.27 is not allowed: it skips a minor version; etcd changes one minor version at a time; from 3.5.21 the allowed targets are: " + from35},
+		{"3.4.34", "3.6.5", "etcd 3.4.34 → 3.6.5 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.5.26 or later and apply, then to 3.6.5; from 3.4.34 the allowed targets are: any 3.4.x patch release, or any 3.5.x release (upgrade)"},
+		{"3.5.35", "3.7.3", "etcd 3.5.35 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.7.3; from 3.5.35 the allowed targets are: " + from35},
+		{"3.7.3", "3.5.35", "etcd 3.7.3 → 3.5.35 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.5.35; from 3.7.3 the allowed targets are: " + from37},
+		{"3.4.34", "3.7.3", "etcd 3.4.34 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.5.26 or later and apply, then to 3.6.11 or later and apply, then to 3.7.3; from 3.4.34 the allowed targets are: any 3.4.x patch release, or any 3.5.x release (upgrade)"},
+		{"3.5.21", "3.6.5", "etcd 3.5.21 → 3.6.5 is not allowed: the upgrade to 3.6 needs every member on 3.5.26 or later first: 3.5 releases before 3.5.20 do not persist learner promotions (3.6 then fails with \"too many learner members\"), before 3.5.24 carry that bad membership in snapshots, and before 3.5.26 let removed members reappear on 3.6; etcd repairs the data when a member starts on the fixed release, so change version to the latest 3.5 patch release and apply that first; from 3.5.21 the allowed targets are: " + from35},
+		{"3.6.5", "3.5.21", "etcd 3.6.5 → 3.5.21 is not allowed: a downgrade to 3.5 needs 3.5.26 or later as the target, the oldest 3.5 release the cluster can later be upgraded from again; from 3.6.5 the allowed targets are: " + from36},
+		{"3.6.10", "3.7.3", "etcd 3.6.10 → 3.7.3 is not allowed: etcd's 3.7 upgrade guide asks for 3.6.11 or later on every member first; change version to the latest 3.6 patch release and apply that first; from 3.6.10 the allowed targets are: " + from36},
+		{"3.7.3", "3.6.5", "etcd 3.7.3 → 3.6.5 is not allowed: a downgrade to 3.6 needs 3.6.11 or later as the target, the oldest 3.6 release the cluster can later be upgraded from again; from 3.7.3 the allowed targets are: " + from37},
+		{"3.3.27", "3.4.34", "etcd 3.3.27 → 3.4.34 is not allowed: the supported changes are patch releases and one minor step between 3.4, 3.5, 3.6 and 3.7; from 3.3.27 the allowed targets are: any 3.3.x patch release"},
+		{"2.3.8", "3.4.34", "etcd 2.3.8 → 3.4.34 is not allowed: the supported changes are patch releases and one minor step between 3.4, 3.5, 3.6 and 3.7; from 2.3.8 the allowed targets are: any 2.3.x patch release"},
+		{"3.7.3", "3.8.0", "etcd 3.7.3 → 3.8.0 is not allowed: the supported changes are patch releases and one minor step between 3.4, 3.5, 3.6 and 3.7; from 3.7.3 the allowed targets are: " + from37},
 	} {
 		p, err := CheckTransition(mustVersion(t, tc.from), mustVersion(t, tc.to))
 		if err == nil {
