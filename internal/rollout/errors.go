@@ -23,7 +23,9 @@ type StepError struct {
 	LeftOnTarget bool
 	LeftBecause  string
 	Logs         string // last lines of service.log_command
-	Hint         string
+	// Cancelled: the downgrade job was cancelled on the way back.
+	Cancelled bool
+	Hint      string
 	// Recovery is filled by the caller with the kept files and snapshot.
 	Recovery string
 }
@@ -48,6 +50,9 @@ func (e *StepError) Error() string {
 		fmt.Fprintf(&b, "\n\nMember %s was put back on its previous binary and config, restarted, and passed its health gate. The members after it were not touched; the cluster is healthy with mixed versions.", e.Member)
 	case e.RestoreErr != nil:
 		fmt.Fprintf(&b, "\n\nPUTTING MEMBER %s BACK ALSO FAILED: %v\nThe member may be down. Quorum holds while every other member is healthy; restore this member by hand.", e.Member, e.RestoreErr)
+	}
+	if e.Cancelled {
+		b.WriteString(" etcd's downgrade job was cancelled, so the cluster version returns to the higher minor once every member runs it.")
 	}
 	if e.Recovery != "" {
 		b.WriteString("\n\n" + e.Recovery)

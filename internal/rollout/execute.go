@@ -45,6 +45,8 @@ type Executor struct {
 	// gateway holds, per member, whether its HTTP/JSON gateway answered
 	// before the rollout; set by preflight.
 	gateway map[string]bool
+	// downgrade is the plan's DowngradeJob; set by Run.
+	downgrade DowngradeJob
 
 	// PollInterval is how often gates look at the cluster; default 100ms.
 	PollInterval time.Duration
@@ -82,9 +84,10 @@ func (e *Executor) Run(ctx context.Context) error {
 		return err
 	}
 	pending := plan.Pending()
-	if len(pending) == 0 {
+	if !plan.HasWork() {
 		return nil
 	}
+	e.downgrade = plan.Downgrade
 
 	if err := e.checkLock(ctx); err != nil {
 		return err
@@ -108,6 +111,11 @@ func (e *Executor) Run(ctx context.Context) error {
 	}
 	if stageErr != nil {
 		return stageErr
+	}
+	// Before the first member stops: the lower binary only starts once
+	// the downgrade is in effect; a job left enabled is cancelled first.
+	if err := e.startDowngrade(ctx, plan.Downgrade); err != nil {
+		return err
 	}
 
 	remaining := slices.Clone(pending)
@@ -351,6 +359,14 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	if err := e.moveLeaderAway(ctx, mp.Name); err != nil {
 		return e.putBack(ctx, mp, ms, h, record, false, &StepError{Member: mp.Name, Step: "move leader", Err: err})
 	}
+	if etcdconf.UsesDowngradeAPI(mp.From, target) {
+		if err := e.waitInEffect(ctx, "downgrade check"); err != nil {
+			var se *StepError
+			errors.As(err, &se)
+			se.Member = mp.Name
+			return e.putBack(ctx, mp, ms, h, record, false, se)
+		}
+	}
 	stopStart := e.now()
 	e.log("stopping member", fields("stop"))
 	if _, err := e.doSteps(ctx, h, record, stopStep(e.Spec.Service.StopCommand)); err != nil {
@@ -474,6 +490,15 @@ func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h 
 			if cv == e.Spec.Target.ClusterVersion() {
 				return e.leaveOnTarget(rctx, mp, h, record, cv, cause)
 			}
+		}
+	}
+	if etcdconf.UsesDowngradeAPI(mp.From, e.Spec.Target) {
+		// While the job is enabled the cluster stays on the lower version
+		// even with every member back on the higher one: cancel it first.
+		if err := e.cancelDowngrade(rctx, "member "+mp.Name+" is put back on "+mp.From.String()); err != nil {
+			cause.Err = fmt.Errorf("%w (cancelling the downgrade job failed: %w; cancel it by hand with etcdctl downgrade cancel %s)", cause.Err, err, e.Spec.Target.MinorVersion())
+		} else {
+			cause.Cancelled = true
 		}
 	}
 	e.log("putting member back on its previous version", fields)
@@ -830,6 +855,9 @@ func (e *Executor) verify(ctx context.Context) error {
 		}
 		if view.ClusterVersion != want {
 			return fmt.Errorf("cluster version is %s, want %s", view.ClusterVersion, want)
+		}
+		if e.downgrade != JobNone {
+			return e.downgradeDone(ctx, view)
 		}
 		return nil
 	})

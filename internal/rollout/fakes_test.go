@@ -33,6 +33,7 @@ import (
 	"testing"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
@@ -131,6 +132,10 @@ type fakeCluster struct {
 	appliedOf func(name string, committed uint64) (uint64, bool)
 	// observeErr, when set, makes the next Observe fail with it, once.
 	observeErr error
+	// job is the downgrade job's target minor, 0 when none is enabled.
+	job int
+	// downgradeCalls lists the downgrade API calls, "enable 3.5".
+	downgradeCalls []string
 }
 
 func (c *fakeCluster) record(host, what string) int {
@@ -286,6 +291,19 @@ func (c *fakeCluster) setLeader(name string) {
 }
 
 func (c *fakeCluster) computeClusterVersion() {
+	if c.job != 0 {
+		// The leader lowers the cluster version at once (etcd: within its
+		// 4 s loop), and ends the job when every member runs the target.
+		c.clusterVersion = fmt.Sprintf("3.%d.0", c.job)
+		for _, m := range c.members {
+			if v, _ := etcdconf.ParseVersion(m.version); !m.up || v.Minor != c.job {
+				return
+			}
+		}
+		c.job = 0
+		c.events = append(c.events, event{"cluster", "the cluster has been downgraded"})
+		return
+	}
 	lowest := etcdconf.Version{}
 	for _, m := range c.members {
 		if !m.up {
@@ -322,6 +340,13 @@ func (c *fakeCluster) Observe(ctx context.Context) (*etcdx.View, error) {
 			em.Version = m.version
 			em.DBSize = int64(len(c.snapshot))
 			em.IsLeader = m.id == c.leader
+			if v, _ := etcdconf.ParseVersion(m.version); v.Minor >= 6 {
+				em.StorageVersion = c.clusterVersion
+				em.DowngradeKnown, em.DowngradeEnabled = true, c.job != 0
+				if c.job != 0 {
+					em.DowngradeTarget = fmt.Sprintf("3.%d.0", c.job)
+				}
+			}
 			em.RaftIndex = c.indexOf(m)
 			em.AppliedIndex = c.indexOf(m)
 			em.Healthy = c.quorum()
@@ -406,6 +431,40 @@ func (c *fakeCluster) ClusterVersion(ctx context.Context, endpoint string) (stri
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.clusterVersion, nil
+}
+
+// Downgrade follows etcd's rules: the target is the cluster version minus
+// one minor; one job at a time; a cancel without a job is refused only by
+// a cluster all on 3.5.
+func (c *fakeCluster) Downgrade(ctx context.Context, action etcdx.DowngradeAction, target string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.downgradeCalls = append(c.downgradeCalls, action.String()+" "+target)
+	c.events = append(c.events, event{"cluster", "downgrade " + action.String() + " " + target})
+	t, err := etcdconf.ParseVersion(target + ".0")
+	if err != nil {
+		return err
+	}
+	cv, _ := etcdconf.ParseVersion(c.clusterVersion)
+	switch action {
+	case etcdx.DowngradeValidate, etcdx.DowngradeEnable:
+		if c.job != 0 {
+			return rpctypes.ErrDowngradeInProcess
+		}
+		if t.Minor != cv.Minor-1 {
+			return rpctypes.ErrInvalidDowngradeTargetVersion
+		}
+		if action == etcdx.DowngradeEnable {
+			c.job = t.Minor
+			c.computeClusterVersion()
+		}
+	case etcdx.DowngradeCancel:
+		if c.job == 0 && cv.Minor <= 5 {
+			return rpctypes.ErrNoInflightDowngrade
+		}
+		c.job = 0
+	}
+	return nil
 }
 
 func (c *fakeCluster) MoveLeader(ctx context.Context, leaderEndpoint string, to uint64) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
 )
 
 // Observe gathers what the planner needs. Hosts are discovered over SSH
@@ -29,6 +30,7 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 	if view.AlarmErr != nil {
 		obs.AlarmErr = view.AlarmErr.Error()
 	}
+	obs.Downgrade.Enabled, obs.Downgrade.Target, obs.Downgrade.Known = view.Downgrade()
 	// With a member down the plan only says that apply refuses: nothing
 	// more is asked of the cluster or the hosts.
 	if !NeedsChange(obs, spec.Target) || len(HealthProblems(obs)) > 0 {
@@ -46,6 +48,13 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 			return obs, fmt.Errorf("checking whether auth is enabled: %w", err)
 		}
 	}
+	// A downgrade through the API is asked of etcd now, so its refusal
+	// shows in the plan; nothing changes (validate only).
+	if needsDowngradeAPI(obs, spec.Target) && !obs.Downgrade.Enabled {
+		if err := cluster.Downgrade(ctx, etcdx.DowngradeValidate, spec.Target.MinorVersion()); err != nil {
+			obs.DowngradeErr = err.Error()
+		}
+	}
 	if spec.Binary.Source != "" {
 		obs.Runtimes = discoverAll(ctx, hosts, spec)
 	}
@@ -59,6 +68,20 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 		obs.Source = inspectLocal(spec.Binary.Source)
 	}
 	return obs, nil
+}
+
+// needsDowngradeAPI reports whether some member goes down a minor through
+// the downgrade API while the cluster version is still the higher one.
+func needsDowngradeAPI(obs Observation, target etcdconf.Version) bool {
+	if obs.ClusterVersion == target.ClusterVersion() {
+		return false
+	}
+	for _, m := range obs.Members {
+		if v, err := etcdconf.ParseVersion(m.Version); err == nil && etcdconf.UsesDowngradeAPI(v, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // discoverAll learns how every configured member runs, in parallel. A host

@@ -29,6 +29,11 @@ type Observation struct {
 	Gateway map[string]bool
 	// Source describes a local binary.source; zero for a URL.
 	Source LocalSource
+	// Downgrade is the downgrade job the members report (3.6 and later).
+	Downgrade DowngradeState
+	// DowngradeErr is etcd's answer to `downgrade validate` when the
+	// change goes through the downgrade API and it refused; "" otherwise.
+	DowngradeErr string
 }
 
 // LocalSource is what the machine running Terraform has at binary.source.
@@ -74,6 +79,14 @@ type Plan struct {
 	Blocked *Problem
 	// Warnings are safe but worth knowing: shown with the plan.
 	Warnings []Problem
+	// Downgrade is what the rollout does with etcd's downgrade API.
+	Downgrade DowngradeJob
+}
+
+// HasWork reports whether applying the plan changes anything: a member,
+// or a downgrade job left enabled.
+func (p *Plan) HasWork() bool {
+	return len(p.Pending()) > 0 || p.Downgrade == JobCancel
 }
 
 // Pending lists the members that still need a change.
@@ -98,9 +111,12 @@ func (p *Plan) Member(name string) (MemberPlan, bool) {
 }
 
 // NeedsChange reports whether any live member runs something other than the
-// target. Unparseable versions count as a change so that the planner reports
-// them.
+// target, or a downgrade job towards another minor is still enabled.
+// Unparseable versions count as a change so that the planner reports them.
 func NeedsChange(obs Observation, target etcdconf.Version) bool {
+	if downgradeLeftBehind(obs, target) {
+		return true
+	}
 	for _, m := range obs.Members {
 		if m.Version != target.String() {
 			return true
@@ -145,7 +161,7 @@ func checkRules(obs Observation, spec Spec) []Problem {
 	}
 
 	// Versions: every member's own step must be an allowed transition.
-	downgrade := false
+	downgrade34 := false
 	for _, m := range obs.Members {
 		if m.Version == "" {
 			continue // unhealthy, reported above
@@ -162,11 +178,11 @@ func checkRules(obs Observation, spec Spec) []Problem {
 				Detail: fmt.Sprintf("Member %q runs %s: %v", m.Name, from, err)})
 			continue
 		}
-		if path == etcdconf.PathDowngrade {
-			downgrade = true
+		if path == etcdconf.PathDowngrade && !etcdconf.UsesDowngradeAPI(from, spec.Target) {
+			downgrade34 = true
 		}
 	}
-	if downgrade && obs.AuthEnabled {
+	if downgrade34 && obs.AuthEnabled {
 		probs = append(probs, Problem{Attribute: "version", Summary: "Auth is enabled",
 			Detail: "etcd cannot be downgraded from 3.5 to 3.4 while auth is enabled: 3.5 changed the format of the WAL entries for auth. Disable auth (etcdctl auth disable) and delete all users and roles first, as etcd's downgrade guide says, then plan again."})
 	}
@@ -296,6 +312,11 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 	if probs := append(CheckInputs(obs, spec, plan), hostProbs...); len(probs) > 0 {
 		return nil, probs
 	}
+	job, probs := planDowngrade(obs, spec, plan)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	plan.Downgrade = job
 	if pending := plan.Pending(); len(pending) > 0 && spec.Binary.Source == "" {
 		plan.Blocked = &Problem{Attribute: "binary", Summary: "No binary to install",
 			Detail: fmt.Sprintf("%s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }. Apply refuses until it is set.", memberList(pending), spec.Target, spec.Target)}
@@ -341,12 +362,16 @@ func incidentPlan(obs Observation, spec Spec, down []Problem) *Plan {
 // which member leads at plan time, so the text stays true at apply time.
 func describe(obs Observation, spec Spec, plan *Plan) []string {
 	pending := plan.Pending()
-	if len(pending) == 0 {
+	if !plan.HasWork() {
 		return []string{fmt.Sprintf("nothing to do: all %d members run %s", len(plan.Members), spec.Target)}
 	}
 	var steps []string
 	steps = append(steps, "preflight: "+preflightSummary(obs, spec, plan))
 	steps = append(steps, snapshotStep(spec))
+	if len(pending) == 0 {
+		// Every member runs the target; only the job is left.
+		return append(steps, downgradeStep(plan.Downgrade, obs, spec), verifyStep(plan, spec))
+	}
 
 	if plan.Blocked != nil {
 		steps = append(steps, "stage: blocked: no binary configured; set binary = { path, source } to apply")
@@ -366,6 +391,9 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 	if plan.Blocked == nil {
 		steps = append(steps, fmt.Sprintf("stage: %s to %s on %s; %s; before any member stops", source, staged, memberNames(pending), check))
 	}
+	if plan.Downgrade != JobNone {
+		steps = append(steps, downgradeStep(plan.Downgrade, obs, spec))
+	}
 	steps = append(steps, fmt.Sprintf("order: followers first, by name; the member leading at that moment goes last, after leadership moves to a healthy member already on %s", spec.Target))
 
 	gate := fmt.Sprintf("gate: linearizable read, version %s, applied index caught up with the leader, all members healthy, stable %s (within %s)",
@@ -378,8 +406,11 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 		ms, _ := spec.Member(m.Name)
 		parts := []string{
 			fmt.Sprintf("member %s (%s): %s %s → %s", m.Name, ms.Host, m.Path, m.From, spec.Target),
-			"stop",
 		}
+		if etcdconf.UsesDowngradeAPI(m.From, spec.Target) {
+			parts = append(parts, fmt.Sprintf("check the downgrade is in effect (cluster and storage version %s)", spec.Target.ClusterVersion()))
+		}
+		parts = append(parts, "stop")
 		if b := m.Binary; b.Symlink {
 			parts = append(parts, fmt.Sprintf("point the link %s at %s (was %s; the link is pointed back on put-back)", b.Path, b.NewTarget, b.OldTarget))
 		} else {
@@ -401,8 +432,15 @@ func describe(obs Observation, spec Spec, plan *Plan) []string {
 		}
 		steps = append(steps, strings.Join(parts, "; "))
 	}
-	steps = append(steps, fmt.Sprintf("verify: all members on %s, cluster version %s", spec.Target, spec.Target.ClusterVersion()))
-	return steps
+	return append(steps, verifyStep(plan, spec))
+}
+
+func verifyStep(plan *Plan, spec Spec) string {
+	s := fmt.Sprintf("verify: all members on %s, cluster version %s", spec.Target, spec.Target.ClusterVersion())
+	if plan.Downgrade != JobNone {
+		s += ", no downgrade job enabled on any member"
+	}
+	return s
 }
 
 func preflightSummary(obs Observation, spec Spec, plan *Plan) string {
@@ -419,10 +457,16 @@ func preflightSummary(obs Observation, spec Spec, plan *Plan) string {
 		paths[m.Path] = true
 	}
 	switch {
+	case plan.Downgrade == JobEnable:
+		parts = append(parts, fmt.Sprintf("downgrade to %s validated by etcd", spec.Target.MinorVersion()))
+	case plan.Downgrade == JobResume:
+		parts = append(parts, fmt.Sprintf("downgrade to %s in effect", spec.Target.MinorVersion()))
 	case paths[etcdconf.PathDowngrade]:
 		parts = append(parts, "auth disabled", fmt.Sprintf("target %s >= %s", spec.Target, etcdconf.MinDowngradeTarget))
 	case paths[etcdconf.PathUpgrade]:
 		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target))
+	case len(paths) == 0:
+		parts = append(parts, fmt.Sprintf("all members on %s", spec.Target))
 	default:
 		parts = append(parts, fmt.Sprintf("patch change to %s", spec.Target))
 	}

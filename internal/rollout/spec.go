@@ -121,6 +121,7 @@ type Cluster interface {
 	GatewayAnswers(ctx context.Context, endpoint string) (bool, error)
 	MoveLeader(ctx context.Context, leaderEndpoint string, to uint64) error
 	Snapshot(ctx context.Context, endpoint string, w io.Writer) (revision int64, err error)
+	Downgrade(ctx context.Context, action etcdx.DowngradeAction, target string) error
 }
 
 // Hosts gives the Host for a configured member.
