@@ -9,8 +9,11 @@ set -euo pipefail
 CACHE="${ETCD_TF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-etcd}"
 TERRAFORM_VERSION="${TERRAFORM_VERSION:-1.5.7}"
 # etcd versions built from the Go module proxy. The first is the sandbox's
-# default; the second is an older patch release for patch-change tests.
-ETCD_VERSIONS="${ETCD_VERSIONS:-3.5.21 3.5.16 3.6.5}"
+# default; the second is an older patch release for patch-change tests; the
+# rest serve the 3.5 ⇄ 3.6 ⇄ 3.7 tests: the latest patch of each minor
+# (3.5.35, 3.6.16, 3.7.3), an older one of 3.6 and 3.7 for patch changes, and
+# 3.5.21 doubles as a release too old for the upgrade to 3.6.
+ETCD_VERSIONS="${ETCD_VERSIONS:-3.5.21 3.5.16 3.5.35 3.6.5 3.6.16 3.7.1 3.7.3}"
 DEBIAN_ETCD_VERSION=3.4.23
 here="$(cd "$(dirname "$0")" && pwd)"
 

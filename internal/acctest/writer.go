@@ -243,3 +243,24 @@ func (w *Writer) verifyWatch(t *testing.T) {
 		t.Fatalf("the watch missed %d of %d acknowledged writes", missing, len(w.acked))
 	}
 }
+
+// Acked is the number of writes acknowledged so far.
+func (w *Writer) Acked() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// WaitAcked waits until n more writes than now are acknowledged, or fails
+// the test after timeout.
+func (w *Writer) WaitAcked(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	want := w.Acked() + n
+	deadline := time.Now().Add(timeout)
+	for w.Acked() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer got %d of %d more writes acknowledged within %s", w.Acked()-want+n, n, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -250,7 +250,7 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 	addProblems(&resp.Diagnostics, rp.Warnings, true)
 	down := rollout.HealthProblems(obs)
-	if len(rp.Pending()) > 0 || len(down) > 0 {
+	if rp.HasWork() || len(down) > 0 {
 		switch holder, err := sess.cluster.CurrentLock(ctx); {
 		case err != nil:
 			resp.Diagnostics.AddAttributeError(path.Root("members"), "Cannot read the rollout lock", fmt.Sprintf("%v\n\nA rollout takes a lock in the cluster (%s) so that two pipelines never roll it at once; planning checks it. Fix the cause, then plan again.", err, etcdx.LockKey))
@@ -282,7 +282,7 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 	resp.Diagnostics.Append(d...)
 	// Leadership moves during a rollout, and may move on its own at any time.
 	plan.Leader = types.StringUnknown()
-	if len(rp.Pending()) > 0 {
+	if rp.HasWork() {
 		plan.ClusterVersion = types.StringValue(spec.Target.ClusterVersion())
 		plan.LastSnapshot = types.ObjectUnknown(lastSnapshotAttrTypes)
 	} else {
@@ -598,7 +598,24 @@ func setFromView(ctx context.Context, m *clusterVersionModel, view *etcdx.View) 
 	diags.Append(d...)
 	m.MemberVersions = mv
 	m.Version = types.StringValue(commonVersion(view.Members))
+	if enabled, target, _ := view.Downgrade(); enabled {
+		v, err := etcdconf.ParseVersion(m.Version.ValueString())
+		if t, terr := etcdconf.ParseVersion(target); err == nil && (terr != nil || !t.SameMinor(v)) {
+			// Every member runs v, yet the cluster is held at the lower
+			// version: a downgrade left half-done. Recorded as drift, so
+			// that the next plan cancels it.
+			m.Version = types.StringValue(fmt.Sprintf("%s, downgrade job to %s enabled", v, target))
+			diags.AddWarning("A downgrade job is enabled", fmt.Sprintf("Every member runs %s, but etcd's downgrade job to %s is enabled, so the cluster version stays at %s. A downgrade was left half-done (or started by hand). Apply this resource to cancel it, or cancel it with `etcdctl downgrade cancel %s`.", v, target, orNone(view.ClusterVersion), t.MinorVersion()))
+		}
+	}
 	return diags
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // commonVersion is the version all members run, or "mixed: s1=… s2=…".

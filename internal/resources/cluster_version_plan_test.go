@@ -60,7 +60,8 @@ func etcdBinary(t *testing.T, version string) string {
 	t.Helper()
 	p, err := testhosts.EtcdBinary(version)
 	if err != nil {
-		t.Skipf("etcd %s not available: %v", version, err)
+		// A missing prerequisite is a failure: scripts/prereqs.sh builds it.
+		t.Fatalf("etcd %s not available: %v", version, err)
 	}
 	return p
 }

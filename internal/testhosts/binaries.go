@@ -44,7 +44,8 @@ func CacheDir() string {
 
 // EtcdBinary returns the etcd server binary of exactly version.
 //
-// The cache holds 3.5.21, 3.5.16, 3.6.5 and 3.4.23. For 3.4.32 and later,
+// The cache holds 3.5.16, 3.5.21, 3.5.35, 3.6.5, 3.6.16, 3.7.1, 3.7.3 and
+// 3.4.23. For 3.4.32 and later,
 // which no registry serves, $ETCD_BINARY_3_4 is used when its --version
 // matches.
 func EtcdBinary(version string) (string, error) {
@@ -77,8 +78,8 @@ func toolBinary(version, tool string) (string, error) {
 	}
 	patch, _ := strconv.Atoi(m[3])
 	if m[1] != "3" || m[2] != "4" || patch < 32 {
-		return "", fmt.Errorf("%s %s not found at %s: %s (it builds 3.5.21 3.5.16 3.6.5 and unpacks 3.4.23; "+
-			"for other 3.5/3.6 releases run it with ETCD_VERSIONS=\"%s\")", tool, version, cached, prereqsHint, version)
+		return "", fmt.Errorf("%s %s not found at %s: %s (it builds 3.5.16 3.5.21 3.5.35 3.6.5 3.6.16 3.7.1 3.7.3 and unpacks 3.4.23; "+
+			"for other 3.5/3.6/3.7 releases run it with ETCD_VERSIONS=\"%s\")", tool, version, cached, prereqsHint, version)
 	}
 
 	// 3.4.32+ only comes from a binary a person downloaded.
