@@ -470,21 +470,27 @@ func (rt Runtime) origin(p, configured string) string {
 
 // MemberName is the member name etcd was started with: --name, ETCD_NAME,
 // or name: in its config file.
-func (rt Runtime) MemberName() string {
+func (rt Runtime) MemberName() string { return rt.Setting("name") }
+
+// Setting is the value etcd was started with for flag: from its command
+// line, its config file (which then overrides its environment), or its
+// ETCD_* environment; "" when none sets it.
+func (rt Runtime) Setting(flag string) string {
+	env := "ETCD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 	for _, f := range rt.InlineFlags() {
-		if v, ok := strings.CutPrefix(f, "ETCD_NAME="); ok {
+		if v, ok := strings.CutPrefix(f, env+"="); ok {
 			return v
 		}
 	}
 	if cf := rt.ConfigFileArg(); cf != "" {
 		if fm, ok := rt.Files[cf]; ok && fm.Content != nil {
 			if keys, err := etcdconf.Keys(etcdconf.FormatYAML, fm.Content); err == nil {
-				return keys["name"]
+				return keys[flag]
 			}
 		}
 		return ""
 	}
-	return rt.Env["ETCD_NAME"]
+	return rt.Env[env]
 }
 
 // ExecStartLine is the unit's command line as systemctl shows it.

@@ -57,6 +57,9 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 	}
 	if spec.Binary.Source != "" {
 		obs.Runtimes = discoverAll(ctx, hosts, spec)
+		if needsLogCheck(obs, spec.Target) {
+			obs.Logs37 = checkLogs37(ctx, hosts, spec, obs)
+		}
 	}
 	obs.Gateway = map[string]bool{}
 	for _, m := range spec.Members {

@@ -34,6 +34,9 @@ type Observation struct {
 	// DowngradeErr is etcd's answer to `downgrade validate` when the
 	// change goes through the downgrade API and it refused; "" otherwise.
 	DowngradeErr string
+	// Logs37 says, per member on 3.6, whether etcd 3.7 can replay its
+	// write-ahead log; only gathered for a change to 3.7.
+	Logs37 map[string]LogCheck
 }
 
 // LocalSource is what the machine running Terraform has at binary.source.
@@ -309,6 +312,7 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 		plan.Members = append(plan.Members, mp)
 	}
 	sort.Slice(plan.Members, func(i, j int) bool { return plan.Members[i].Name < plan.Members[j].Name })
+	hostProbs = append(hostProbs, logProblems(obs, spec.Target)...)
 	if probs := append(CheckInputs(obs, spec, plan), hostProbs...); len(probs) > 0 {
 		return nil, probs
 	}
@@ -463,6 +467,8 @@ func preflightSummary(obs Observation, spec Spec, plan *Plan) string {
 		parts = append(parts, fmt.Sprintf("downgrade to %s in effect", spec.Target.MinorVersion()))
 	case paths[etcdconf.PathDowngrade]:
 		parts = append(parts, "auth disabled", fmt.Sprintf("target %s >= %s", spec.Target, etcdconf.MinDowngradeTarget))
+	case paths[etcdconf.PathUpgrade] && len(obs.Logs37) > 0:
+		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("write-ahead logs of %s hold no 3.5-era entries (etcd 3.7 cannot replay them)", strings.Join(sortedNames(obs.Logs37), ", ")))
 	case paths[etcdconf.PathUpgrade]:
 		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target))
 	case len(paths) == 0:

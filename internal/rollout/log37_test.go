@@ -1,0 +1,114 @@
+package rollout
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+)
+
+// dataDirFrom lays a member's files from internal/etcdx/testdata/snap/<name>
+// (real files of etcd 3.5.35 → 3.6.16 clusters; see the README there) out as
+// <data-dir>/member/{snap,wal} in a temporary directory, the WAL segment
+// padded back to its real 64 MB of preallocated zeros.
+func dataDirFrom(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "etcdx", "testdata", "snap", name)
+	data := t.TempDir()
+	for _, d := range []string{"member/snap", "member/wal"} {
+		if err := os.MkdirAll(filepath.Join(data, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := "member/snap"
+		if strings.HasSuffix(e.Name(), ".wal") {
+			dir = "member/wal"
+			b = append(b, make([]byte, 64_000_000-len(b))...)
+		}
+		if err := os.WriteFile(filepath.Join(data, dir, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data
+}
+
+// TestCheckLog37 runs the remote commands in a real shell on real member
+// files and checks the verdict against what etcd 3.7.3 did on them.
+func TestCheckLog37(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ok   bool
+		why  string
+	}{
+		{"upgraded-nosnap", false, "written by etcd 3.5"},
+		{"upgraded-snap35", true, "are in the 3.6 format"},
+		{"remedied", true, "are in the 3.6 format"},
+		{"created36", true, "are in the 3.6 format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data := dataDirFrom(t, tc.name)
+			rt := Runtime{Env: map[string]string{"ETCD_DATA_DIR": data}}
+			got := checkLog37(context.Background(), shellHost(t.TempDir()), rt)
+			if got.OK != tc.ok || !strings.Contains(got.Why, tc.why) {
+				t.Errorf("checkLog37 = %+v, want ok %v and %q", got, tc.ok, tc.why)
+			}
+		})
+	}
+}
+
+func TestCheckLog37Unreadable(t *testing.T) {
+	t.Parallel()
+	rt := Runtime{Env: map[string]string{"ETCD_DATA_DIR": filepath.Join(t.TempDir(), "missing")}}
+	got := checkLog37(context.Background(), shellHost(t.TempDir()), rt)
+	if got.OK || !strings.Contains(got.Why, "could not be read") {
+		t.Errorf("checkLog37 on a missing data dir = %+v, want a failure that says so", got)
+	}
+}
+
+func TestMemberDirs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rt         Runtime
+		snap, wals string
+	}{
+		{Runtime{Env: map[string]string{"ETCD_DATA_DIR": "/var/lib/etcd"}}, "/var/lib/etcd/member/snap", "/var/lib/etcd/member/wal"},
+		{Runtime{Env: map[string]string{"ETCD_DATA_DIR": "/var/lib/etcd", "ETCD_WAL_DIR": "/ssd/wal"}}, "/var/lib/etcd/member/snap", "/ssd/wal"},
+		{Runtime{PID: 42, Args: []string{"--name", "s1"}, Env: map[string]string{}}, "/proc/42/cwd/s1.etcd/member/snap", "/proc/42/cwd/s1.etcd/member/wal"},
+		{Runtime{PID: 42, Args: []string{"--data-dir=data"}, Env: map[string]string{}}, "/proc/42/cwd/data/member/snap", "/proc/42/cwd/data/member/wal"},
+	} {
+		snap, wals := memberDirs(tc.rt)
+		if snap != tc.snap || wals != tc.wals {
+			t.Errorf("memberDirs(%+v) = %s, %s; want %s, %s", tc.rt, snap, wals, tc.snap, tc.wals)
+		}
+	}
+}
+
+func TestLogProblems(t *testing.T) {
+	t.Parallel()
+	obs := Observation{Logs37: map[string]LogCheck{"s1": {OK: true}, "s2": {Why: "the WAL holds 3 entries"}}}
+	probs := logProblems(obs, etcdconf.Version{Major: 3, Minor: 7, Patch: 3})
+	if len(probs) != 1 || !strings.Contains(probs[0].Detail, `Member "s2": the WAL holds 3 entries`) || !strings.Contains(probs[0].Detail, "etcdctl downgrade enable 3.5") {
+		t.Errorf("logProblems = %+v", probs)
+	}
+	if needsLogCheck(Observation{Members: []etcdx.Member{{Version: "3.6.16"}}}, etcdconf.Version{Major: 3, Minor: 6, Patch: 5}) {
+		t.Error("a patch change within 3.6 needs no log check")
+	}
+	if !needsLogCheck(Observation{Members: []etcdx.Member{{Version: "3.6.16"}}}, etcdconf.Version{Major: 3, Minor: 7, Patch: 3}) {
+		t.Error("3.6 → 3.7 needs the log check")
+	}
+}
