@@ -26,6 +26,12 @@ var (
 	flags3423 []byte
 	//go:embed testdata/flags-3.5.21.txt
 	flags3521 []byte
+	//go:embed testdata/flags-3.5.35.txt
+	flags3535 []byte
+	//go:embed testdata/flags-3.6.16.txt
+	flags3616 []byte
+	//go:embed testdata/flags-3.7.3.txt
+	flags373 []byte
 )
 
 func readFlagList(b []byte) map[string]bool {
@@ -50,8 +56,32 @@ var (
 		m[nextClusterVersionCompatible.flag] = true
 		return m
 	}()
-	flags35 = readFlagList(flags3521)
+	// flags35: 3.5.21 and 3.5.35 register the same flags (both probed).
+	flags35 = func() map[string]bool {
+		m := readFlagList(flags3521)
+		for f := range readFlagList(flags3535) {
+			m[f] = true
+		}
+		return m
+	}()
+	flags36 = readFlagList(flags3616)
+	flags37 = readFlagList(flags373)
 )
+
+// flagsOf are the flags a minor series defines.
+func flagsOf(v Version) map[string]bool {
+	switch {
+	case v.SameMinor(v34):
+		return flags34
+	case v.SameMinor(v35):
+		return flags35
+	case v.SameMinor(v36):
+		return flags36
+	case v.SameMinor(v37):
+		return flags37
+	}
+	return nil
+}
 
 // boolFlags are the flags registered with fs.BoolVar in 3.4.23 or 3.5.21
 // (etcdmain/config.go of each), next-cluster-version-compatible (3.4.32
@@ -70,11 +100,14 @@ var boolFlags = map[string]bool{
 	"pre-vote": true, "socket-reuse-address": true, "socket-reuse-port": true,
 	"strict-reconfig-check": true, "unsafe-no-fsync": true, "version": true,
 	"next-cluster-version-compatible": true,
-	// etcdmain/config.go ignored (3.4.23 and 3.5.21 alike)
+	// 3.6.16 and 3.7.3 embed/config.go AddFlags fs.BoolVar
+	"discovery-insecure-skip-tls-verify": true, "discovery-insecure-transport": true,
+	"enable-distributed-tracing": true, "memory-mlock": true, "peer-skip-client-san-verification": true,
+	// etcdmain/config.go ignored (3.4.23 and 3.5.21 alike; vv in 3.5.21 to 3.7.3)
 	"cluster-active-size": true, "cluster-remove-delay": true, "cluster-sync-interval": true,
 	"config": true, "force": true, "max-result-buffer": true, "max-retry-attempts": true,
 	"peer-heartbeat-interval": true, "peer-election-timeout": true, "retry-interval": true,
-	"snapshot": true, "v": true,
+	"snapshot": true, "v": true, "vv": true,
 }
 
 // argDoc is an argument list being translated. Its entries use flag names,
@@ -97,7 +130,9 @@ const (
 	argNext   = ' ' // "--flag value"
 )
 
-func parseArgs(args []string) (*argDoc, error) {
+// parseArgs reads args given to etcd `from` on their way to `to`: a flag
+// neither defines is an error.
+func parseArgs(args []string, from, to Version) (*argDoc, error) {
 	d := &argDoc{args: args, text: append([]string(nil), args...), deleted: make([]bool, len(args)), changed: make([]bool, len(args))}
 	for i := 0; i < len(args); i++ {
 		s := args[i]
@@ -127,8 +162,12 @@ func parseArgs(args []string) (*argDoc, error) {
 		switch {
 		case e.key == "h" || e.key == "help":
 			return nil, fmt.Errorf("%q makes etcd print its help and exit; remove it", s)
-		case !flags34[e.key] && !flags35[e.key]:
-			return nil, fmt.Errorf("flag %q: neither etcd 3.4 nor etcd 3.5 defines --%s, so etcd would exit (\"flag provided but not defined\")", s, e.key)
+		case !flagsOf(from)[e.key] && !flagsOf(to)[e.key]:
+			lo, hi := from, to
+			if lo.Compare(hi) > 0 {
+				lo, hi = hi, lo
+			}
+			return nil, fmt.Errorf("flag %q: neither etcd %s nor etcd %s defines --%s, so etcd would exit (\"flag provided but not defined\")", s, lo.MinorVersion(), hi.MinorVersion(), e.key)
 		case e.form == argInline:
 		case boolFlags[e.key]:
 			e.value, e.form = "true", argBare
@@ -205,38 +244,43 @@ func (d *argDoc) result() []string {
 
 // TranslateArgs rewrites etcd's command-line arguments (without the program
 // name) for the change from → to, with the same rules as Translate for an
-// env file: 3.5-only flags dropped, the freelist flag renamed, the defaults
-// that differ pinned (appended as --key=value), next-cluster-version-
-// compatible added or removed. A refused transition, an argument etcd would
-// not accept, or a flag the target version does not define after the rules
-// have run is an error. A patch change or no change returns the arguments as
-// they are. Translating the result again changes nothing.
+// env file (for 3.5 → 3.4: 3.5-only flags dropped, the freelist flag
+// renamed, the defaults that differ pinned (appended as --key=value),
+// next-cluster-version-compatible added; and so on for each minor change).
+// A refused transition, an argument etcd would not accept, or a flag the
+// target version does not define after the rules have run is an error. A
+// patch change or no change returns the arguments as they are. Translating
+// the result again changes nothing.
 func TranslateArgs(args []string, from, to Version) (out []string, changes []Change, err error) {
-	p, err := CheckTransition(from, to)
-	if err != nil {
+	if _, err := CheckTransition(from, to); err != nil {
 		return nil, nil, err
 	}
-	return TranslateArgsPath(args, p, nil)
+	return TranslateArgsMinors(args, from, to, nil)
 }
 
-// TranslateArgsPath applies the rules of path p to args. elsewhere holds the
-// settings the member also gets from an env file (in flag form, as Keys
-// returns them): a flag on the command line overrides its ETCD_* variable,
-// so a default is not pinned here when the env file sets it, or the pin
-// would override the operator's value.
-func TranslateArgsPath(args []string, p Path, elsewhere map[string]string) (out []string, changes []Change, err error) {
-	d, cs, err := translateArgs(args, p, elsewhere)
+// TranslateArgsMinors applies the rules of the minor change from → to to
+// args, ignoring patch levels. elsewhere holds the settings the member also
+// gets from an env file (in flag form, as Keys returns them): a flag on the
+// command line overrides its ETCD_* variable, so a default is not pinned
+// here when the env file sets it, or the pin would override the operator's
+// value; and gates written to --feature-gates start from the env file's.
+func TranslateArgsMinors(args []string, from, to Version, elsewhere map[string]string) (out []string, changes []Change, err error) {
+	d, cs, err := translateArgs(args, from, to, elsewhere)
 	if err != nil {
 		return nil, nil, err
 	}
 	return d.result(), cs, nil
 }
 
-func translateArgs(args []string, p Path, elsewhere map[string]string) (*argDoc, []Change, error) {
-	if p != PathUpgrade && p != PathDowngrade {
+func translateArgs(args []string, from, to Version, elsewhere map[string]string) (*argDoc, []Change, error) {
+	st, err := stepFor(from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st == nil {
 		return &argDoc{text: append([]string(nil), args...), deleted: make([]bool, len(args)), changed: make([]bool, len(args))}, nil, nil
 	}
-	d, err := parseArgs(args)
+	d, err := parseArgs(args, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -246,19 +290,15 @@ func translateArgs(args []string, p Path, elsewhere map[string]string) (*argDoc,
 	}
 	var cs []Change
 	withElsewhere(d, elsewhere, func(s settings) {
-		if p == PathDowngrade {
-			cs = downgrade(s)
-		} else {
-			cs = upgrade(s)
-		}
+		cs, err = st.rules(s)
 	})
-	target, name := flags35, "3.5"
-	if p == PathDowngrade {
-		target, name = flags34, "3.4"
+	if err != nil {
+		return nil, nil, err
 	}
+	target := flagsOf(to)
 	for _, e := range d.entries {
 		if !e.removed && !target[e.key] {
-			return nil, nil, fmt.Errorf("etcd %s does not define --%s, and etcd exits at start (\"flag provided but not defined\") when a flag it does not know is on its command line; no translation rule covers it, so remove it from the command line", name, e.key)
+			return nil, nil, fmt.Errorf("etcd %s does not define --%s, and etcd exits at start (\"flag provided but not defined\") when a flag it does not know is on its command line; no translation rule covers it, so remove it from the command line", to.MinorVersion(), e.key)
 		}
 	}
 	return d, cs, nil

@@ -88,11 +88,11 @@ func TestTranslateArgsMatchesEnv(t *testing.T) {
 			env = strings.ReplaceAll(env, "ETCD_DEBUG=true\n", "")
 			args = []string{"--name=s1", "--socket-reuse-port=true", "--backend-bbolt-freelist-type=map"}
 		}
-		_, ecs, err := TranslatePath(FormatEnv, []byte(env), p)
+		_, ecs, err := translatePath(FormatEnv, []byte(env), p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, acs, err := TranslateArgsPath(args, p, nil)
+		_, acs, err := translateArgsPath(args, p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func TestTranslateArgsErrors(t *testing.T) {
 		// has, going the other way: none. Instead a 3.4 flag 3.5 dropped and
 		// the rules keep: there is none either, so the check is tested below.
 	} {
-		_, _, err := TranslateArgsPath(tc.in, tc.p, nil)
+		_, _, err := translateArgsPath(tc.in, tc.p, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.in, err, tc.want)
 		}
@@ -131,7 +131,7 @@ func TestTranslateArgsErrors(t *testing.T) {
 	saved := only35
 	defer func() { only35 = saved }()
 	only35 = only35[1:] // forget socket-reuse-port
-	_, _, err := TranslateArgsPath([]string{"--socket-reuse-port"}, PathDowngrade, nil)
+	_, _, err := translateArgsPath([]string{"--socket-reuse-port"}, PathDowngrade, nil)
 	if want := `etcd 3.4 does not define --socket-reuse-port, and etcd exits at start ("flag provided but not defined")`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("target check: %v", err)
 	}
@@ -140,7 +140,7 @@ func TestTranslateArgsErrors(t *testing.T) {
 // A setting the env file gives is not pinned on the command line, where it
 // would override the env file.
 func TestTranslateArgsElsewhere(t *testing.T) {
-	out, cs, err := TranslateArgsPath([]string{"--name=s1"}, PathDowngrade, map[string]string{"pre-vote": "false"})
+	out, cs, err := translateArgsPath([]string{"--name=s1"}, PathDowngrade, map[string]string{"pre-vote": "false"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestSplitArgs(t *testing.T) {
 			t.Errorf("%q: no error", in)
 		}
 	}
-	if _, _, err := TranslateCommandLinePath("/usr/bin/etcd $ETCD_ARGS", CommandSyntax, true, PathDowngrade, nil); err == nil || !strings.Contains(err.Error(), "expanded at run time") {
+	if _, _, err := translateCommandLinePath("/usr/bin/etcd $ETCD_ARGS", CommandSyntax, true, PathDowngrade, nil); err == nil || !strings.Contains(err.Error(), "expanded at run time") {
 		t.Errorf("$ETCD_ARGS: %v", err)
 	}
 }

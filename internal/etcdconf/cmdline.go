@@ -147,20 +147,20 @@ func SplitArgs(s string, syntax ArgSyntax) ([]string, error) {
 // "@") and is kept as it is: pass the value of an ExecStart= line (after
 // "ExecStart=", continuation lines included). With program false pass a
 // value such as DAEMON_ARGS's, with ExpandedSyntax when the unit expands it
-// unquoted. elsewhere is as for TranslateArgsPath.
+// unquoted. elsewhere is as for TranslateArgsMinors.
 //
 // A word expanded at run time ($VAR, ${VAR}, `cmd`) cannot be read, so it is
 // an error where it stands for a flag's name, and kept unread as a value.
 func TranslateCommandLine(s string, syntax ArgSyntax, program bool, from, to Version, elsewhere map[string]string) (string, []Change, error) {
-	p, err := CheckTransition(from, to)
-	if err != nil {
+	if _, err := CheckTransition(from, to); err != nil {
 		return "", nil, err
 	}
-	return TranslateCommandLinePath(s, syntax, program, p, elsewhere)
+	return TranslateCommandLineMinors(s, syntax, program, from, to, elsewhere)
 }
 
-// TranslateCommandLinePath is TranslateCommandLine for path p.
-func TranslateCommandLinePath(s string, syntax ArgSyntax, program bool, p Path, elsewhere map[string]string) (string, []Change, error) {
+// TranslateCommandLineMinors is TranslateCommandLine for the minor change
+// from → to, ignoring patch levels.
+func TranslateCommandLineMinors(s string, syntax ArgSyntax, program bool, from, to Version, elsewhere map[string]string) (string, []Change, error) {
 	ws, err := splitWords(s, syntax)
 	if err != nil {
 		return "", nil, err
@@ -175,11 +175,15 @@ func TranslateCommandLinePath(s string, syntax ArgSyntax, program bool, p Path, 
 	for i, w := range ws {
 		args[i] = w.value
 	}
-	if p != PathUpgrade && p != PathDowngrade {
+	st, err := stepFor(from, to)
+	if err != nil {
+		return "", nil, err
+	}
+	if st == nil {
 		return s, nil, nil
 	}
 	// A dynamic word in a flag's place could be any number of flags.
-	if d, err := parseArgs(args); err == nil {
+	if d, err := parseArgs(args, from, to); err == nil {
 		for _, e := range d.entries {
 			// "--name=${HOSTNAME}" is fine: only the value is unknown.
 			w := ws[e.first]
@@ -195,7 +199,7 @@ func TranslateCommandLinePath(s string, syntax ArgSyntax, program bool, p Path, 
 			}
 		}
 	}
-	d, cs, err := translateArgs(args, p, elsewhere)
+	d, cs, err := translateArgs(args, from, to, elsewhere)
 	if err != nil {
 		return "", nil, err
 	}

@@ -57,7 +57,7 @@ func TestDefaultPinsOnRealEtcd(t *testing.T) {
 			m := newMember(t)
 			base := m.config(f)
 			before, _ := m.run(t, bin35, f, base)
-			out, cs, err := TranslatePath(f, base, PathDowngrade)
+			out, cs, err := translatePath(f, base, PathDowngrade)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestDefaultPinsOnRealEtcd(t *testing.T) {
 					before[k] = v
 				}
 			}
-			out, cs, err := TranslatePath(f, base, PathUpgrade)
+			out, cs, err := translatePath(f, base, PathUpgrade)
 			if err != nil {
 				t.Fatal(err)
 			}

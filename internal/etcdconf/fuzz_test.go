@@ -47,11 +47,11 @@ func fuzzTranslate(t *testing.T, format Format, in []byte, up bool) {
 		p = PathUpgrade
 	}
 	if _, err := Keys(format, in); err != nil {
-		if _, _, terr := TranslatePath(format, in, p); terr == nil {
+		if _, _, terr := translatePath(format, in, p); terr == nil {
 			t.Fatalf("Keys fails (%v) but Translate does not", err)
 		}
 	}
-	out, cs, err := TranslatePath(format, in, p)
+	out, cs, err := translatePath(format, in, p)
 	if err != nil {
 		if out != nil || cs != nil {
 			t.Fatalf("error %v with output", err)
@@ -61,12 +61,29 @@ func fuzzTranslate(t *testing.T, format Format, in []byte, up bool) {
 	if len(cs) == 0 && !bytes.Equal(out, in) {
 		t.Fatalf("no changes, but the output differs:\n%q\n%q", in, out)
 	}
-	out2, cs2, err := TranslatePath(format, out, p)
+	out2, cs2, err := translatePath(format, out, p)
 	if err != nil {
 		t.Fatalf("second %s of\n%q\n(from %q): %v", p, out, in, err)
 	}
 	if len(cs2) > 0 || !bytes.Equal(out2, out) {
 		t.Fatalf("second %s changed %s:\n in: %q\nout: %q\nout2: %q", p, Summarize(cs2), in, out, out2)
+	}
+	// The other minor changes: the same promises of idempotence.
+	for _, st := range steps[2:] { // after 3.4 ⇄ 3.5
+		o, c, err := TranslateMinors(format, in, st.from, st.to)
+		if err != nil {
+			if o != nil || c != nil {
+				t.Fatalf("%s → %s: error %v with output", st.from, st.to, err)
+			}
+			continue
+		}
+		if len(c) == 0 && !bytes.Equal(o, in) {
+			t.Fatalf("%s → %s: no changes, but the output differs:\n%q\n%q", st.from, st.to, in, o)
+		}
+		o2, c2, err := TranslateMinors(format, o, st.from, st.to)
+		if err != nil || len(c2) > 0 || !bytes.Equal(o2, o) {
+			t.Fatalf("second %s → %s changed %s (%v):\n in: %q\nout: %q\nout2: %q", st.from, st.to, Summarize(c2), err, in, o, o2)
+		}
 	}
 	// What each direction promises, read back from the output.
 	d, err := parse(format, out)
@@ -132,7 +149,7 @@ func FuzzTranslateCommandLine(f *testing.F) {
 		if up {
 			p = PathUpgrade
 		}
-		out, cs, err := TranslateCommandLinePath(s, CommandSyntax, program, p, nil)
+		out, cs, err := translateCommandLinePath(s, CommandSyntax, program, p, nil)
 		if err != nil {
 			if out != "" || cs != nil {
 				t.Fatalf("error %v with output", err)
@@ -142,7 +159,7 @@ func FuzzTranslateCommandLine(f *testing.F) {
 		if len(cs) == 0 && out != s {
 			t.Fatalf("no changes, but the output differs:\n%q\n%q", s, out)
 		}
-		out2, cs2, err := TranslateCommandLinePath(out, CommandSyntax, program, p, nil)
+		out2, cs2, err := translateCommandLinePath(out, CommandSyntax, program, p, nil)
 		if err != nil || len(cs2) > 0 || out2 != out {
 			t.Fatalf("second %s of %q (from %q): %s %v %q", p, out, s, Summarize(cs2), err, out2)
 		}
@@ -157,12 +174,12 @@ func FuzzTranslateCommandLine(f *testing.F) {
 			}
 			in, got = in[1:], got[1:]
 		}
-		want, _, err := TranslateArgsPath(in, p, nil)
+		want, _, err := translateArgsPath(in, p, nil)
 		if err != nil || strings.Join(want, "\x00") != strings.Join(got, "\x00") {
 			t.Fatalf("%q reads back as %q, TranslateArgsPath gives %q (%v)", out, got, want, err)
 		}
 		if p == PathDowngrade {
-			d, err := parseArgs(got)
+			d, err := parseArgs(got, v35, v34)
 			if err != nil {
 				t.Fatalf("output args %q: %v", got, err)
 			}

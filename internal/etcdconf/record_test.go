@@ -5,6 +5,7 @@ package etcdconf
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -12,8 +13,14 @@ import (
 // is a maintenance tool, built only with the record tag:
 //
 //	go test -tags record -run TestRecordDefaults ./internal/etcdconf
+//
+// ETCDCONF_RECORD_VERSIONS="3.6.16 3.7.3" re-records only those.
 func TestRecordDefaults(t *testing.T) {
-	for _, v := range []string{"3.4.23", "3.5.21"} {
+	versions := recordedVersions
+	if s := os.Getenv("ETCDCONF_RECORD_VERSIONS"); s != "" {
+		versions = strings.Fields(s)
+	}
+	for _, v := range versions {
 		bin := binaryOrSkip(t, v)
 		for _, f := range []Format{FormatEnv, FormatYAML} {
 			o := observe(t, bin, v, f)

@@ -119,7 +119,7 @@ func changeKeys(cs []Change) map[string]Change {
 func TestGuideFlagsDroppedOnDowngrade(t *testing.T) {
 	for _, flag := range guide35Only {
 		in := "ETCD_NAME=s1\n" + envName(flag) + "=1\n"
-		out, cs, err := TranslatePath(FormatEnv, []byte(in), PathDowngrade)
+		out, cs, err := translatePath(FormatEnv, []byte(in), PathDowngrade)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestGuideFlagsDroppedOnDowngrade(t *testing.T) {
 			continue
 		}
 		in = "name: s1\n" + y + "data-dir: /d\n"
-		out, cs, err = TranslatePath(FormatYAML, []byte(in), PathDowngrade)
+		out, cs, err = translatePath(FormatYAML, []byte(in), PathDowngrade)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestSharedFlagsKept(t *testing.T) {
 		}
 		line := envName(f) + "=zap\n" // zap: a value the logger rule leaves alone
 		for _, p := range []Path{PathDowngrade, PathUpgrade} {
-			out, cs, err := TranslatePath(FormatEnv, []byte(line), p)
+			out, cs, err := translatePath(FormatEnv, []byte(line), p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +190,7 @@ func TestOnly34FlagsHandledOnUpgrade(t *testing.T) {
 	f34 := readFlags(t, "testdata/flags-3.4.23.txt")
 	for _, f := range append(minus(f34, f35), "next-cluster-version-compatible") {
 		in := envName(f) + "=true\n"
-		out, cs, err := TranslatePath(FormatEnv, []byte(in), PathUpgrade)
+		out, cs, err := translatePath(FormatEnv, []byte(in), PathUpgrade)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,18 +11,59 @@ import (
 // content as it is. Translating an already translated file changes nothing,
 // so a step may be re-run.
 func Translate(f Format, content []byte, from, to Version) (out []byte, changes []Change, err error) {
-	p, err := CheckTransition(from, to)
+	if _, err := CheckTransition(from, to); err != nil {
+		return nil, nil, err
+	}
+	return TranslateMinors(f, content, from, to)
+}
+
+// step is a change of one minor version and its rules.
+type step struct {
+	from, to Version // the minor series; patch levels are ignored
+	rules    func(settings) ([]Change, error)
+}
+
+// steps are the minor changes with rules: each pair by its own rules, so
+// that 3.5 → 3.6 never applies what 3.4 → 3.5 needs.
+var steps = []step{
+	{v34, v35, noError(upgrade)},
+	{v35, v34, noError(downgrade)},
+	{v35, v36, up35to36},
+	{v36, v35, down36to35},
+	{v36, v37, up36to37},
+	{v37, v36, down37to36},
+}
+
+func noError(rules func(settings) []Change) func(settings) ([]Change, error) {
+	return func(d settings) ([]Change, error) { return rules(d), nil }
+}
+
+// stepFor returns the rules for from → to by minor version; nil for the
+// same minor. A change with no rules (two minors apart, another major) is
+// an error.
+func stepFor(from, to Version) (*step, error) {
+	if from.SameMinor(to) {
+		return nil, nil
+	}
+	for i := range steps {
+		if steps[i].from.SameMinor(from) && steps[i].to.SameMinor(to) {
+			return &steps[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no translation rules for etcd %s → %s: settings are translated one minor version at a time between 3.4, 3.5, 3.6 and 3.7", from.MinorVersion(), to.MinorVersion())
+}
+
+// TranslateMinors applies the rules of the minor change from → to without
+// looking at patch levels (3.5.21 → 3.4.23 uses the 3.5 → 3.4 rules). It
+// serves tests that need a translation Translate refuses, such as a
+// downgrade to a 3.4 release older than MinDowngradeTarget. The same minor
+// returns the content as it is.
+func TranslateMinors(f Format, content []byte, from, to Version) (out []byte, changes []Change, err error) {
+	st, err := stepFor(from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	return TranslatePath(f, content, p)
-}
-
-// TranslatePath applies the rules of path p without looking at patch
-// levels. It serves tests that need a translation Translate refuses, such as
-// a downgrade to a 3.4 release older than MinDowngradeTarget.
-func TranslatePath(f Format, content []byte, p Path) (out []byte, changes []Change, err error) {
-	if p != PathUpgrade && p != PathDowngrade {
+	if st == nil {
 		return append([]byte(nil), content...), nil, nil
 	}
 	d, err := parse(f, content)
@@ -35,10 +76,9 @@ func TranslatePath(f Format, content []byte, p Path) (out []byte, changes []Chan
 	if es := d.find("config-file"); f == FormatEnv && len(es) > 0 && es[len(es)-1].value != "" {
 		return nil, nil, fmt.Errorf("this env file sets %s=%s, so etcd reads its settings from that YAML file and ignores the other ETCD_* variables; set service.config_file to %s so that it is the file translated", envName("config-file"), es[len(es)-1].value, es[len(es)-1].value)
 	}
-	if p == PathDowngrade {
-		changes = downgrade(d)
-	} else {
-		changes = upgrade(d)
+	changes, err = st.rules(d)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(changes) == 0 {
 		return append([]byte(nil), content...), nil, nil
@@ -71,7 +111,7 @@ type settings interface {
 	add(key, value string)
 }
 
-// downgrade: 3.5 → 3.4.
+// downgrade: 3.5 → 3.4 only.
 func downgrade(d settings) []Change {
 	var cs []Change
 	for _, s := range only35 {
@@ -104,7 +144,7 @@ func downgrade(d settings) []Change {
 	return cs
 }
 
-// upgrade: 3.4 → 3.5, also the rollback of a downgrade. The pins a
+// upgrade: 3.4 → 3.5 only, also the rollback of a downgrade. The pins a
 // downgrade wrote equal 3.5's defaults and stay; where a 3.4 default was in
 // effect, it is pinned so that the member behaves as it did on 3.4.
 func upgrade(d settings) []Change {
@@ -238,28 +278,30 @@ func Keys(f Format, content []byte) (map[string]string, error) {
 // yamlFlags maps config-file keys to the flags they stand for where the two
 // differ. [S35] embed/config.go: securityConfig (copySecurityDetails fills
 // ClientTLSInfo and PeerTLSInfo, which the flags of etcdmain/config.go fill
-// too), transport.SocketOpts, and the catch-up entries json tag.
+// too), transport.SocketOpts, and the catch-up entries json tag; [S36]
+// securityConfig skip-client-san-verification (tables36.go).
 var yamlFlags = map[string]string{
-	"experimental-snapshot-catch-up-entries":     "experimental-snapshot-catchup-entries",
-	"socket-options.reuse-port":                  "socket-reuse-port",
-	"socket-options.reuse-address":               "socket-reuse-address",
-	"client-transport-security.cert-file":        "cert-file",
-	"client-transport-security.key-file":         "key-file",
-	"client-transport-security.client-cert-file": "client-cert-file",
-	"client-transport-security.client-key-file":  "client-key-file",
-	"client-transport-security.client-cert-auth": "client-cert-auth",
-	"client-transport-security.trusted-ca-file":  "trusted-ca-file",
-	"client-transport-security.auto-tls":         "auto-tls",
-	"client-transport-security.allowed-hostname": "client-cert-allowed-hostname",
-	"peer-transport-security.cert-file":          "peer-cert-file",
-	"peer-transport-security.key-file":           "peer-key-file",
-	"peer-transport-security.client-cert-file":   "peer-client-cert-file",
-	"peer-transport-security.client-key-file":    "peer-client-key-file",
-	"peer-transport-security.client-cert-auth":   "peer-client-cert-auth",
-	"peer-transport-security.trusted-ca-file":    "peer-trusted-ca-file",
-	"peer-transport-security.auto-tls":           "peer-auto-tls",
-	"peer-transport-security.allowed-cn":         "peer-cert-allowed-cn",
-	"peer-transport-security.allowed-hostname":   "peer-cert-allowed-hostname",
+	"experimental-snapshot-catch-up-entries":               "experimental-snapshot-catchup-entries",
+	"peer-transport-security.skip-client-san-verification": "peer-skip-client-san-verification",
+	"socket-options.reuse-port":                            "socket-reuse-port",
+	"socket-options.reuse-address":                         "socket-reuse-address",
+	"client-transport-security.cert-file":                  "cert-file",
+	"client-transport-security.key-file":                   "key-file",
+	"client-transport-security.client-cert-file":           "client-cert-file",
+	"client-transport-security.client-key-file":            "client-key-file",
+	"client-transport-security.client-cert-auth":           "client-cert-auth",
+	"client-transport-security.trusted-ca-file":            "trusted-ca-file",
+	"client-transport-security.auto-tls":                   "auto-tls",
+	"client-transport-security.allowed-hostname":           "client-cert-allowed-hostname",
+	"peer-transport-security.cert-file":                    "peer-cert-file",
+	"peer-transport-security.key-file":                     "peer-key-file",
+	"peer-transport-security.client-cert-file":             "peer-client-cert-file",
+	"peer-transport-security.client-key-file":              "peer-client-key-file",
+	"peer-transport-security.client-cert-auth":             "peer-client-cert-auth",
+	"peer-transport-security.trusted-ca-file":              "peer-trusted-ca-file",
+	"peer-transport-security.auto-tls":                     "peer-auto-tls",
+	"peer-transport-security.allowed-cn":                   "peer-cert-allowed-cn",
+	"peer-transport-security.allowed-hostname":             "peer-cert-allowed-hostname",
 }
 
 func flagOfKey(f Format, key string) string {

@@ -280,18 +280,18 @@ func TestRoundTrip(t *testing.T) {
 		{FormatEnv, "# s1\nETCD_NAME=s1\nETCD_SOCKET_REUSE_PORT=true\nETCD_BACKEND_BBOLT_FREELIST_TYPE=map\n"},
 		{FormatYAML, "# s1\nname: s1\nsocket-options:\n  reuse-port: true\nbackend-bbolt-freelist-type: map\n"},
 	} {
-		down1, _, err := TranslatePath(tc.f, []byte(tc.in), PathDowngrade)
+		down1, _, err := translatePath(tc.f, []byte(tc.in), PathDowngrade)
 		if err != nil {
 			t.Fatal(err)
 		}
-		up, cs, err := TranslatePath(tc.f, down1, PathUpgrade)
+		up, cs, err := translatePath(tc.f, down1, PathUpgrade)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := Summarize(cs); got != "-next-cluster-version-compatible, experimental-backend-bbolt-freelist-type→backend-bbolt-freelist-type" {
 			t.Errorf("%s rollback changes: %s", tc.f, got)
 		}
-		down2, cs, err := TranslatePath(tc.f, up, PathDowngrade)
+		down2, cs, err := translatePath(tc.f, up, PathDowngrade)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,12 +313,12 @@ func TestTranslateErrors(t *testing.T) {
 		t.Errorf("downgrade to 3.4.23: %v", err)
 	}
 	// The real negative case: 3.4.23 still gets a translated file when a test asks for it.
-	out, cs, err := TranslatePath(FormatEnv, []byte("ETCD_NAME=s1\n"), PathDowngrade)
+	out, cs, err := translatePath(FormatEnv, []byte("ETCD_NAME=s1\n"), PathDowngrade)
 	if err != nil || len(cs) != 3 || !strings.Contains(string(out), "ETCD_NEXT_CLUSTER_VERSION_COMPATIBLE=true") {
 		t.Errorf("TranslatePath: %v %v\n%s", Summarize(cs), err, out)
 	}
 
-	_, _, err = TranslatePath(FormatEnv, []byte("ETCD_CONFIG_FILE=/etc/etcd/etcd.yml\nETCD_NAME=s1\n"), PathUpgrade)
+	_, _, err = translatePath(FormatEnv, []byte("ETCD_CONFIG_FILE=/etc/etcd/etcd.yml\nETCD_NAME=s1\n"), PathUpgrade)
 	if want := "this env file sets ETCD_CONFIG_FILE=/etc/etcd/etcd.yml, so etcd reads its settings from that YAML file and ignores the other ETCD_* variables; set service.config_file to /etc/etcd/etcd.yml so that it is the file translated"; err == nil || err.Error() != want {
 		t.Errorf("env file with ETCD_CONFIG_FILE: %v", err)
 	}
@@ -332,7 +332,7 @@ func TestTranslateErrors(t *testing.T) {
 		{"name: a\n...\nname: b\n", "line 3: content after the end of the YAML document"},
 		{"client-transport-security:\n    cert-file: a\n  key-file: b\n", `line 3: indentation under "client-transport-security" does not line up`},
 	} {
-		_, _, err := TranslatePath(FormatYAML, []byte(tc.in), PathDowngrade)
+		_, _, err := translatePath(FormatYAML, []byte(tc.in), PathDowngrade)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.in, err, tc.want)
 		}
@@ -340,8 +340,35 @@ func TestTranslateErrors(t *testing.T) {
 			t.Errorf("Keys(%q): no error", tc.in)
 		}
 		// A patch change does not read the file at all.
-		if _, _, err := TranslatePath(FormatYAML, []byte(tc.in), PathPatch); err != nil {
+		if _, _, err := translatePath(FormatYAML, []byte(tc.in), PathPatch); err != nil {
 			t.Errorf("patch: %v", err)
 		}
 	}
+}
+
+// path34 gives the 3.4 ⇄ 3.5 minors of p, for the tests written per path
+// before the rules were chosen by minor versions.
+func path34(p Path) (from, to Version) {
+	switch p {
+	case PathDowngrade:
+		return v35, v34
+	case PathUpgrade:
+		return v34, v35
+	}
+	return v35, v35
+}
+
+func translatePath(f Format, content []byte, p Path) ([]byte, []Change, error) {
+	from, to := path34(p)
+	return TranslateMinors(f, content, from, to)
+}
+
+func translateArgsPath(args []string, p Path, elsewhere map[string]string) ([]string, []Change, error) {
+	from, to := path34(p)
+	return TranslateArgsMinors(args, from, to, elsewhere)
+}
+
+func translateCommandLinePath(s string, syntax ArgSyntax, program bool, p Path, elsewhere map[string]string) (string, []Change, error) {
+	from, to := path34(p)
+	return TranslateCommandLineMinors(s, syntax, program, from, to, elsewhere)
 }

@@ -310,3 +310,70 @@ func (d *doc) parseYAMLChildren(p *entry) error {
 	}
 	return nil
 }
+
+// addNested sets parent.child to value in a config file: as one more item
+// of a one-line {flow} block, as one more line of an indented block, or,
+// with no such block, as a new "parent: {child: value}" setting at the end.
+func (d *doc) addNested(parent, child, value string) error {
+	var p *entry
+	for _, e := range d.find(parent) {
+		if e.parent == nil {
+			p = e
+		}
+	}
+	key := parent + "." + child
+	if p == nil {
+		d.add(parent, "{"+child+": "+value+"}")
+		e := d.entries[len(d.entries)-1]
+		l := d.lines[e.first]
+		open := strings.IndexByte(l.text, '{')
+		e.value = ""
+		e.valStart, e.valEnd = open, len(l.text)
+		e.flow = &flowMap{open: open, close: len(l.text) - 1, items: []string{child + ": " + value}, removed: []bool{false}}
+		c := &entry{key: key, value: value, first: e.first, last: e.first, parent: e}
+		e.children = append(e.children, c)
+		d.entries = append(d.entries, c)
+		return nil
+	}
+	switch {
+	case p.flow != nil:
+		p.flow.items = append(p.flow.items, child+": "+value)
+		p.flow.removed = append(p.flow.removed, false)
+		d.rewriteFlow(p)
+		c := &entry{key: key, value: value, first: p.first, last: p.first, parent: p, flowItem: len(p.flow.items) - 1}
+		p.children = append(p.children, c)
+		d.entries = append(d.entries, c)
+		return nil
+	case p.valStart != p.valEnd:
+		return fmt.Errorf("cannot add %s: %s has a value of its own (%q) instead of a block of settings", key, parent, p.value)
+	}
+	indent := "  "
+	for _, c := range p.children {
+		if !c.removed {
+			indent = d.lines[c.first].text[:c.keyStart]
+			break
+		}
+	}
+	at := p.last + 1
+	if prev := d.lines[p.last]; prev.eol == "" {
+		prev.eol = d.newline
+	}
+	d.lines = append(d.lines[:at], append([]*line{{text: indent + child + ": " + value, eol: d.newline}}, d.lines[at:]...)...)
+	for _, e := range d.entries {
+		if e.first >= at {
+			e.first++
+		}
+		if e.last >= at {
+			e.last++
+		}
+	}
+	if d.docEnd >= at {
+		d.docEnd++
+	}
+	c := &entry{key: key, value: value, first: at, last: at, parent: p,
+		keyStart: len(indent), keyEnd: len(indent) + len(child), valStart: len(indent) + len(child) + 2, valEnd: len(indent) + len(child) + 2 + len(value)}
+	p.children = append(p.children, c)
+	p.last = at
+	d.entries = append(d.entries, c)
+	return nil
+}
