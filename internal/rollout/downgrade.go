@@ -97,6 +97,24 @@ func orUnknown(s string) string {
 	return s
 }
 
+// downgradeWarnings names the members that leave 3.7 from a release whose
+// storage downgrade checks the log from the wrong point (etcd #22201,
+// fixed in 3.7.2). etcd's upgrade guide allows it; the safer way is to move
+// to the latest 3.7 patch release first.
+func downgradeWarnings(plan *Plan, target etcdconf.Version) []Problem {
+	var old []string
+	for _, m := range plan.Pending() {
+		if etcdconf.UsesDowngradeAPI(m.From, target) && m.From.Minor == 7 && m.From.Compare(etcdconf.FixedDowngradeFrom37) < 0 {
+			old = append(old, m.Name+" ("+m.From.String()+")")
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	return []Problem{{Attribute: "version", Summary: "Downgrade from an early 3.7 release",
+		Detail: fmt.Sprintf("%s run a 3.7 release before %s, whose storage downgrade checks the write-ahead log from the wrong point (etcd issue #22201). The downgrade is allowed; changing version to the latest 3.7 patch release and applying that first is safer.", strings.Join(old, ", "), etcdconf.FixedDowngradeFrom37)}}
+}
+
 // downgradeStep is the plan's line for its DowngradeJob.
 func downgradeStep(job DowngradeJob, obs Observation, spec Spec) string {
 	t := spec.Target

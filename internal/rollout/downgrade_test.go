@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 )
 
 // The downgrade API runs against the fake cluster, which follows etcd's
@@ -220,4 +222,21 @@ func (r *rig) lastStart(host string) int {
 		}
 	}
 	return last
+}
+
+func TestDowngradeWarningsBelow372(t *testing.T) {
+	t.Parallel()
+	target := mustVersion(t, "3.6.16")
+	plan := &Plan{Members: []MemberPlan{
+		{Name: "s1", From: mustVersion(t, "3.7.1"), Path: etcdconf.PathDowngrade},
+		{Name: "s2", From: mustVersion(t, "3.7.3"), Path: etcdconf.PathDowngrade},
+	}}
+	w := downgradeWarnings(plan, target)
+	if len(w) != 1 || !strings.Contains(w[0].Detail, "s1 (3.7.1) run a 3.7 release before 3.7.2") || strings.Contains(w[0].Detail, "s2") {
+		t.Errorf("warnings %+v, want one naming s1 only", w)
+	}
+	plan.Members[0].From = mustVersion(t, "3.7.2")
+	if w := downgradeWarnings(plan, target); len(w) != 0 {
+		t.Errorf("warnings from 3.7.2 and later: %+v", w)
+	}
 }

@@ -321,6 +321,7 @@ func MakePlan(obs Observation, spec Spec) (*Plan, []Problem) {
 		return nil, probs
 	}
 	plan.Downgrade = job
+	plan.Warnings = append(plan.Warnings, downgradeWarnings(plan, spec.Target)...)
 	if pending := plan.Pending(); len(pending) > 0 && spec.Binary.Source == "" {
 		plan.Blocked = &Problem{Attribute: "binary", Summary: "No binary to install",
 			Detail: fmt.Sprintf("%s must change to %s, which needs binary = { path = \"/usr/local/bin/etcd\", source = \"<the %s etcd binary: a local file or an http(s) URL>\" }. Apply refuses until it is set.", memberList(pending), spec.Target, spec.Target)}
