@@ -2,7 +2,7 @@
 # Installs everything the tests, `make demo` and `make bench` need on a fresh
 # Debian 12 machine, as root, and caches every build by version so a second run
 # builds nothing:
-#   Debian packages → Terraform 1.5.7 → etcd 3.5.x/3.6.x (Go module proxy) → etcd 3.4.23 (Debian)
+#   Debian packages → Terraform 1.5.7 → etcd 3.5.x/3.6.x/3.7.x (Go module proxy) → etcd 3.4.23 (Debian)
 # It prints nothing but progress; binaries land under $ETCD_TF_CACHE.
 set -euo pipefail
 

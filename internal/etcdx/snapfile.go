@@ -620,26 +620,23 @@ func WALSegmentsFrom(names []string, index uint64) ([]string, error) {
 // then proves safety only when it was taken at cluster version 3.6 or later.
 // why is a sentence for an operator.
 func Safe37(snap *SnapInfo, wal *WALInfo) (ok bool, why string) {
-	const remedy = "Make the member take a snapshot on 3.6 first: restart it once with --snapshot-count=1, " +
-		"then normally (or enable and then cancel a downgrade to 3.5, which makes every member snapshot)."
 	if wal != nil {
 		if n := len(wal.Unsafe); n > 0 {
 			e := wal.Unsafe[0]
 			what := e.Problem
 			if e.Method != "" || e.Path != "" {
-				what = strings.TrimSpace(e.Method + " " + e.Path)
+				what = strings.TrimSpace(e.Method+" "+e.Path) + ", written by etcd 3.5"
 			}
 			return false, fmt.Sprintf("the WAL holds %d entr%s after the last snapshot (index %d) that etcd 3.7 cannot replay "+
-				"(first at index %d: %s, written by etcd 3.5); etcd 3.7 would panic at start with "+
-				"\"unmarshal should never fail\". %s",
-				n, plural(n, "y", "ies"), wal.Start.Index, e.Index, what, remedy)
+				"(first at index %d: %s); etcd 3.7 would panic at start with \"unmarshal should never fail\"",
+				n, plural(n, "y", "ies"), wal.Start.Index, e.Index, what)
 		}
 		return true, fmt.Sprintf("all %d WAL entr%s after the last snapshot (index %d) are in the 3.6 format",
 			wal.Replayed, plural(wal.Replayed, "y", "ies"), wal.Start.Index)
 	}
 	if snap == nil {
 		return false, "no snapshot file and the WAL was not read, so it is unknown whether the log still holds entries " +
-			"written by etcd 3.5, which etcd 3.7 cannot replay. " + remedy
+			"written by etcd 3.5, which etcd 3.7 cannot replay"
 	}
 	if atLeast36(snap.ClusterVersion) {
 		return true, fmt.Sprintf("the newest snapshot (index %d) was taken at cluster version %s, so every later log entry was written by etcd 3.6 or later",
@@ -650,7 +647,7 @@ func Safe37(snap *SnapInfo, wal *WALInfo) (ok bool, why string) {
 		cv = "unknown"
 	}
 	return false, fmt.Sprintf("the newest snapshot (index %d) was taken at cluster version %s, so the log after it may hold entries "+
-		"written by etcd 3.5, which etcd 3.7 cannot replay. %s", snap.Index, cv, remedy)
+		"written by etcd 3.5, which etcd 3.7 cannot replay", snap.Index, cv)
 }
 
 func plural(n int, one, many string) string {

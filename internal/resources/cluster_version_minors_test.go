@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
@@ -258,4 +260,129 @@ func refusePlan(t *testing.T, sb *testhosts.Sandbox, target string, pre func(), 
 			t.Errorf("%s was restarted by a refused plan", h.Name)
 		}
 	}
+}
+
+// The 3.6 → 3.7 hazard on the cluster where it bites: created on 3.5,
+// upgraded to 3.6 and straight on to 3.7, with etcd's default
+// snapshot-count, so no member has taken a snapshot on 3.6 and every
+// write-ahead log still holds the 3.5-era entries 3.7 cannot replay. The
+// plan to 3.7 is refused, naming each member and the first such entry,
+// and nothing is stopped. The refusal's quickest fix (enable and cancel a
+// downgrade, which makes every member snapshot) is then taken by hand, as
+// an operator would, and the same configuration applies.
+func TestAccClusterVersion_hazard37(t *testing.T) {
+	sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: v35latest})
+	snap := `snapshot = { directory = "` + t.TempDir() + `" }`
+	ctx := context.Background()
+	writer := acctest.StartWriter(t, sb.ClientURLs(), 2)
+	pids := map[string]string{}
+	readPids := func() map[string]string {
+		out := map[string]string{}
+		for _, h := range sb.Hosts {
+			b, _ := os.ReadFile(h.Path("/var/lib/etcd/etcd.pid"))
+			out[h.Name] = string(b)
+		}
+		return out
+	}
+	config37 := versionConfig(sb, v37latest, etcdBinary(t, v37latest), snap)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.Factories,
+		Steps: []resource.TestStep{
+			{Config: versionConfig(sb, v35latest, etcdBinary(t, v35latest), snap)},
+			{Config: versionConfig(sb, v36latest, etcdBinary(t, v36latest), snap)},
+			{
+				PreConfig: func() { pids = readPids() },
+				Config:    config37,
+				ExpectError: regexp.MustCompile(`(?s)etcd 3\.7 cannot replay a member's log.*` + words(`written by etcd 3.5`).String()[4:] +
+					`.*` + words(`unmarshal should never fail`).String()[4:] + `.*` + words(`etcdctl downgrade enable 3.5`).String()[4:]),
+			},
+			{
+				PreConfig: func() {
+					if got := readPids(); fmt.Sprint(got) != fmt.Sprint(pids) {
+						t.Errorf("a member was restarted by the refused apply: pids %v → %v", pids, got)
+					}
+					checkMinor(t, sb, v36latest)
+					// The fix the refusal names: every member snapshots when
+					// the cluster version goes down; then back up.
+					etcdctlEach(t, sb, 4, []string{"downgrade", "enable", "3.5"})
+					waitFor(t, 30*time.Second, func() error {
+						if st := readClusterState(t, sb); st.cluster != "3.5.0" || !allEqual(st.storage, "3.5.0") {
+							return fmt.Errorf("cluster %s, storage %v", st.cluster, st.storage)
+						}
+						return nil
+					})
+					etcdctlEach(t, sb, 4, []string{"downgrade", "cancel", "3.5"})
+					waitFor(t, 30*time.Second, func() error {
+						if st := readClusterState(t, sb); st.cluster != "3.6.0" {
+							return fmt.Errorf("cluster %s", st.cluster)
+						}
+						return nil
+					})
+					if err := sb.WaitHealthy(ctx); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config37,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("member_versions"), allMembers(sb, v37latest)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("cluster_version"), knownvalue.StringExact("3.7.0")),
+				},
+				Check: func(*terraform.State) error {
+					checkMinor(t, sb, v37latest)
+					return nil
+				},
+			},
+		},
+	})
+	writer.Verify(t)
+}
+
+// Patch changes within 3.6 and within 3.7, and drift on each: a member
+// changed by hand to another patch release shows in the next plan.
+func TestAccClusterVersion_patches36and37(t *testing.T) {
+	for _, tc := range []struct{ older, newer string }{{"3.6.5", v36latest}, {"3.7.1", v37latest}} {
+		t.Run(tc.older+"→"+tc.newer, func(t *testing.T) {
+			sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: tc.older})
+			newer := versionConfig(sb, tc.newer, etcdBinary(t, tc.newer))
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: acctest.Factories,
+				Steps: []resource.TestStep{
+					{Config: versionConfig(sb, tc.older, etcdBinary(t, tc.older))},
+					{
+						Config: newer,
+						ConfigStateChecks: []statecheck.StateCheck{
+							statecheck.ExpectKnownValue(res, tfjsonpath.New("version"), knownvalue.StringExact(tc.newer)),
+							statecheck.ExpectKnownValue(res, tfjsonpath.New("member_versions"), allMembers(sb, tc.newer)),
+						},
+						Check: func(*terraform.State) error {
+							checkMinor(t, sb, tc.newer)
+							return nil
+						},
+					},
+					{
+						PreConfig:          func() { swapBinary(t, sb, sb.Host("s2"), tc.older) },
+						Config:             newer,
+						PlanOnly:           true,
+						ExpectNonEmptyPlan: true,
+						ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+							plancheck.ExpectKnownValue(res, tfjsonpath.New("rollout"), knownvalue.ListPartial(map[int]knownvalue.Check{
+								0: knownvalue.StringExact("preflight: 3/3 members healthy on s1=" + tc.newer + " s2=" + tc.older + " s3=" + tc.newer + ", no alarms, patch change to " + tc.newer),
+							})),
+						}},
+					},
+				},
+			})
+		})
+	}
+}
+
+func allEqual(m map[string]string, want string) bool {
+	for _, v := range m {
+		if v != want {
+			return false
+		}
+	}
+	return true
 }

@@ -163,20 +163,38 @@ func (e *Executor) startDowngrade(ctx context.Context, job DowngradeJob) error {
 			return &StepError{Step: "downgrade cancel", Err: err, Unchanged: true,
 				Hint: "No member has changed. Cancel the job by hand (etcdctl downgrade cancel), then apply again."}
 		}
+		// Members start on the target only once the cluster version is
+		// back where the members' own versions put it.
+		err := e.waitFor(ctx, e.Spec.Health.Timeout, func() error {
+			view, err := e.Cluster.Observe(ctx)
+			if err != nil {
+				return err
+			}
+			if want := lowestClusterVersion(view); view.ClusterVersion != want {
+				return fmt.Errorf("cluster version is %s, want %s once the job is gone", orUnknown(view.ClusterVersion), want)
+			}
+			return nil
+		})
+		if err != nil {
+			return &StepError{Step: "downgrade cancel", Err: err, Unchanged: true,
+				Hint: "The downgrade job was cancelled, but the leader has not raised the cluster version yet; it does so only when every member answers over the peer URLs. Check that all members are healthy, then apply again."}
+		}
 		e.log("downgrade job cancelled", map[string]any{"step": "downgrade cancel", "duration": e.now().Sub(start).String()})
 		return nil
 	case JobEnable:
 		start := e.now()
 		for _, a := range []etcdx.DowngradeAction{etcdx.DowngradeValidate, etcdx.DowngradeEnable} {
 			if err := e.Cluster.Downgrade(ctx, a, t.MinorVersion()); err != nil {
-				e.cancelDowngrade(ctx, "enabling it failed")
 				return &StepError{Step: "downgrade " + a.String(), Err: err, Unchanged: true,
-					Hint: "No member has changed. Fix the cause, then apply again."}
+					Hint: "No member has changed. Fix the cause, then apply again." + e.cancelHint(ctx, "enabling it failed")}
 			}
 		}
 		e.log("downgrade enabled", map[string]any{"step": "downgrade enable", "to": t.MinorVersion()})
 		if err := e.waitInEffect(ctx, "downgrade wait"); err != nil {
-			e.cancelDowngrade(ctx, "it did not take effect")
+			var se *StepError
+			if errors.As(err, &se) {
+				se.Hint += e.cancelHint(ctx, "it did not take effect")
+			}
 			return err
 		}
 		e.log("downgrade in effect", map[string]any{"step": "downgrade wait", "cluster_version": t.ClusterVersion(), "duration": e.now().Sub(start).String()})
@@ -202,6 +220,28 @@ func (e *Executor) waitInEffect(ctx context.Context, step string) error {
 			Hint: fmt.Sprintf("etcd %s refuses to start on data of a higher version, so no member is stopped. The leader lowers the cluster version only when every member answers over the peer URLs; check that all members are healthy, then apply again.", e.Spec.Target)}
 	}
 	return nil
+}
+
+// cancelHint cancels the job after a failure before any member stopped and
+// says how that went, for the error's hint.
+func (e *Executor) cancelHint(ctx context.Context, why string) string {
+	if err := e.cancelDowngrade(ctx, why); err != nil {
+		return fmt.Sprintf(" Cancelling the downgrade job failed too (%v): cancel it by hand with `etcdctl downgrade cancel %s` before you plan again, or the plan refuses it as a downgrade already in progress.", err, e.Spec.Target.MinorVersion())
+	}
+	return " The downgrade job was cancelled."
+}
+
+// lowestClusterVersion is the cluster version etcd settles on without a
+// downgrade job: the lowest minor any member runs.
+func lowestClusterVersion(view *etcdx.View) string {
+	var lowest etcdconf.Version
+	for _, m := range view.Members {
+		v, err := etcdconf.ParseVersion(m.Version)
+		if err == nil && (lowest == (etcdconf.Version{}) || v.Compare(lowest) < 0) {
+			lowest = v
+		}
+	}
+	return lowest.ClusterVersion()
 }
 
 // cancelDowngrade ends the job on a failure, so the cluster version can
@@ -247,6 +287,6 @@ func (e *Executor) downgradeDone(ctx context.Context, view *etcdx.View) error {
 	case err != nil:
 		return fmt.Errorf("asking whether the downgrade job ended: %w", err)
 	}
-	e.log("downgrade job ended: every member runs the target", map[string]any{"step": "verify"})
+	e.log("downgrade job ended by the provider: every member runs the target, and the leader would end it within its 5 s check", map[string]any{"step": "verify"})
 	return errors.New("the downgrade job was still enabled")
 }

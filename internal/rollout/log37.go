@@ -30,6 +30,9 @@ import (
 type LogCheck struct {
 	OK  bool
 	Why string
+	// Unread: the log could not be read, so a snapshot would not help;
+	// Why says what failed.
+	Unread bool
 }
 
 // needsLogCheck reports whether the change to target starts some member on
@@ -61,7 +64,7 @@ func checkLogs37(ctx context.Context, hosts Hosts, spec Spec, obs Observation) m
 		case !ok:
 			continue // reported by CheckMembership
 		case !found || rt.HostErr != "" || rt.Err != "":
-			out[m.Name] = LogCheck{Why: "its host could not be inspected, so its write-ahead log was not read"}
+			out[m.Name] = LogCheck{Unread: true, Why: "its host could not be inspected, so its write-ahead log was not read"}
 			continue
 		}
 		out[m.Name] = checkLog37(ctx, hosts(ms), rt)
@@ -128,7 +131,7 @@ func readRemoteFile(ctx context.Context, h Host, file string) ([]byte, error) {
 func checkLog37(ctx context.Context, h Host, rt Runtime) LogCheck {
 	snapDir, walDir := memberDirs(rt)
 	fail := func(err error) LogCheck {
-		return LogCheck{Why: fmt.Sprintf("its write-ahead log in %s could not be read (%v), so whether etcd 3.7 can replay it is unknown", walDir, err)}
+		return LogCheck{Unread: true, Why: fmt.Sprintf("its write-ahead log in %s could not be read (%v), so whether etcd 3.7 can replay it is unknown", walDir, err)}
 	}
 	list := func(dir string) ([]string, error) {
 		out, err := run(ctx, h, listFilesCmd(dir))
@@ -181,7 +184,12 @@ func logProblems(obs Observation, target etcdconf.Version) []Problem {
 	var probs []Problem
 	for _, name := range sortedNames(obs.Logs37) {
 		c := obs.Logs37[name]
-		if c.OK {
+		switch {
+		case c.OK:
+			continue
+		case c.Unread:
+			probs = append(probs, Problem{Attribute: "members", MapKey: name, Summary: "Cannot check a member's log for etcd 3.7",
+				Detail: fmt.Sprintf("Member %q: %s. Before any member starts on %s, every member's write-ahead log must be read to rule out the 3.5-era entries 3.7 cannot replay; the rollout does not start on a check it cannot make. Fix the cause (SSH access, sudo, the member's data-dir and wal-dir settings), then plan again.", name, c.Why, target)})
 			continue
 		}
 		probs = append(probs, Problem{Attribute: "version", Summary: "etcd 3.7 cannot replay a member's log",

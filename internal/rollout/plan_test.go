@@ -668,7 +668,7 @@ func TestMakePlanRefusals(t *testing.T) {
 			},
 		},
 		{
-			name: "3.5 → 3.6 is not a supported change", target: "3.6.5", versions: []string{"3.5.21", "3.5.21", "3.5.21"}, by: "check",
+			name: "3.5 before 3.5.26 → 3.6 is refused", target: "3.6.5", versions: []string{"3.5.21", "3.5.21", "3.5.21"}, by: "check",
 			want: []wantProblem{
 				{"version", "", []string{`"s1"`, "not allowed", "3.4.x"}},
 				{"version", "", []string{`"s2"`, "not allowed"}},

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make testacc`: every Go test with TF_ACC set, in two processes at once.
+# Usage: tools/testacc.sh TERRAFORM TIMEOUT SHARD_A_REGEXP
+#
+# Acceptance tests spend most of their time waiting on etcd (gates, stable
+# periods, restarts), and each sandbox takes a free block of loopback
+# addresses under a lock (internal/testhosts/block.go), so two run side by
+# side on a 2-core machine. Shard a runs the internal/resources tests that
+# SHARD_A_REGEXP matches; shard b runs every package with those skipped.
+# The console shows each test's result, its t.Log lines and, on failure,
+# the failing tests' output; test-output.log has everything.
+set -uo pipefail
+
+tf="$1" timeout="$2" shard_a="$3"
+cd "$(dirname "$0")/.."
+export TF_ACC=1 TF_ACC_TERRAFORM_PATH="$tf"
+filter() {
+  grep --line-buffered -E '^(--- |PASS|FAIL|ok|panic|\s+--- )|^\s+[a-z_0-9]+_test\.go:[0-9]+: ' | grep --line-buffered -v ' testhosts: ' | sed -u "s/^/[$1] /"
+}
+start=$(date +%s)
+go test -count=1 -timeout "$timeout" -v -run "$shard_a" ./internal/resources/ >test-output-a.log 2>&1 &
+a=$!
+go test -count=1 -p 1 -timeout "$timeout" -v -skip "$shard_a" ./... >test-output-b.log 2>&1 &
+b=$!
+tail -n +1 -F test-output-a.log 2>/dev/null | filter a &
+ta=$!
+tail -n +1 -F test-output-b.log 2>/dev/null | filter b &
+tb=$!
+wait "$a"; rc_a=$?
+wait "$b"; rc_b=$?
+sleep 1; kill "$ta" "$tb" 2>/dev/null; wait "$ta" "$tb" 2>/dev/null
+cat test-output-a.log test-output-b.log >test-output.log
+echo "== acceptance tests: shard a exit $rc_a, shard b exit $rc_b, $(( $(date +%s) - start )) s"
+if [ "$rc_a" -ne 0 ] || [ "$rc_b" -ne 0 ]; then
+  echo "== output of the failing tests (all of it: test-output.log)"
+  grep -B80 -A2 -E '^\s*--- FAIL' test-output.log | grep -v '^        {' | head -400
+  exit 1
+fi
