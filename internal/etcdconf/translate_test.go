@@ -244,30 +244,36 @@ next-cluster-version-compatible: true
 
 func TestTranslate(t *testing.T) {
 	for _, tc := range translateCases {
-		t.Run(tc.name, func(t *testing.T) {
-			from, to := mustVersion(t, tc.from), mustVersion(t, tc.to)
-			out, cs, err := Translate(tc.format, []byte(tc.in), from, to)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(out) != tc.want {
-				t.Errorf("output\n got: %q\nwant: %q\n%s", out, tc.want, out)
-			}
-			if got := Summarize(cs); got != tc.summary {
-				t.Errorf("changes\n got: %s\nwant: %s", got, tc.summary)
-			}
-			for _, c := range cs {
-				if c.Reason == "" {
-					t.Errorf("change %s has no reason", c)
-				}
-			}
-			// The provider may re-run a step on a file it already rewrote.
-			again, cs2, err := Translate(tc.format, out, from, to)
-			if err != nil || len(cs2) > 0 || string(again) != string(out) {
-				t.Errorf("second translation: %v, %v\n%s", Summarize(cs2), err, again)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { runTranslateCase(t, tc) })
 	}
+}
+
+// runTranslateCase translates tc.in, checks the output, the changes and
+// their reasons, and that a second translation changes nothing: the
+// provider may re-run a step on a file it already rewrote.
+func runTranslateCase(t *testing.T, tc translateCase) []byte {
+	t.Helper()
+	from, to := mustVersion(t, tc.from), mustVersion(t, tc.to)
+	out, cs, err := Translate(tc.format, []byte(tc.in), from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != tc.want {
+		t.Errorf("output\n got: %q\nwant: %q\n%s", out, tc.want, out)
+	}
+	if got := Summarize(cs); got != tc.summary {
+		t.Errorf("changes\n got: %s\nwant: %s", got, tc.summary)
+	}
+	for _, c := range cs {
+		if c.Reason == "" {
+			t.Errorf("change %s has no reason", c)
+		}
+	}
+	again, cs2, err := Translate(tc.format, out, from, to)
+	if err != nil || len(cs2) > 0 || string(again) != string(out) {
+		t.Errorf("second translation: %v, %v\n%s", Summarize(cs2), err, again)
+	}
+	return out
 }
 
 // A downgrade, its rollback and a second downgrade end where the first

@@ -233,6 +233,34 @@ func TestAccClusterVersion_minorRefusals(t *testing.T) {
 	})
 }
 
+// A downgrade job left enabled while every member runs the higher version
+// (a put-back whose cancel failed, or an operator's `etcdctl downgrade
+// enable`) holds the cluster version down: refresh records it in version,
+// the plan shows the cancel, and apply cancels it.
+func TestAccClusterVersion_jobLeftEnabled(t *testing.T) {
+	sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: v36latest})
+	config := versionConfig(sb, v36latest, etcdBinary(t, v36latest))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.Factories,
+		Steps: []resource.TestStep{
+			{Config: config},
+			driftStep(config, func() { etcdctlEach(t, sb, 4, []string{"downgrade", "enable", "3.5"}) },
+				2, knownvalue.StringRegexp(regexp.MustCompile(`^downgrade API: cancel the downgrade job to 3\.5\.0 still enabled`))),
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("version"), knownvalue.StringExact(v36latest)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("cluster_version"), knownvalue.StringExact("3.6.0")),
+				},
+				Check: func(*terraform.State) error {
+					checkMinor(t, sb, v36latest)
+					return nil
+				},
+			},
+		},
+	})
+}
+
 // refusePlan adopts the cluster on its version, runs pre (when set), then
 // checks that planning target fails with every want, and that no member
 // was restarted.
@@ -360,21 +388,26 @@ func TestAccClusterVersion_patches36and37(t *testing.T) {
 							return nil
 						},
 					},
-					{
-						PreConfig:          func() { swapBinary(t, sb, sb.Host("s2"), tc.older) },
-						Config:             newer,
-						PlanOnly:           true,
-						ExpectNonEmptyPlan: true,
-						ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-							plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
-							plancheck.ExpectKnownValue(res, tfjsonpath.New("rollout"), knownvalue.ListPartial(map[int]knownvalue.Check{
-								0: knownvalue.StringExact("preflight: 3/3 members healthy on s1=" + tc.newer + " s2=" + tc.older + " s3=" + tc.newer + ", no alarms, patch change to " + tc.newer),
-							})),
-						}},
-					},
+					driftStep(newer, func() { swapBinary(t, sb, sb.Host("s2"), tc.older) },
+						0, knownvalue.StringExact("preflight: 3/3 members healthy on s1="+tc.newer+" s2="+tc.older+" s3="+tc.newer+", no alarms, patch change to "+tc.newer)),
 				},
 			})
 		})
+	}
+}
+
+// driftStep makes a change outside Terraform (pre), then expects the plan
+// of config to update the resource, with step i of its rollout as want.
+func driftStep(config string, pre func(), i int, want knownvalue.Check) resource.TestStep {
+	return resource.TestStep{
+		PreConfig:          pre,
+		Config:             config,
+		PlanOnly:           true,
+		ExpectNonEmptyPlan: true,
+		ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+			plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+			plancheck.ExpectKnownValue(res, tfjsonpath.New("rollout"), knownvalue.ListPartial(map[int]knownvalue.Check{i: want})),
+		}},
 	}
 }
 
