@@ -10,6 +10,16 @@
 #   `etcdctl endpoint health` until the cluster is healthy and the member runs
 #   the target → print the timings.
 #
+# A downgrade from 3.6 or later to the minor below goes through etcd's
+# downgrade API, as etcd's "Downgrade etcd from v3.6 to v3.5" guide says:
+# after the snapshot, `etcdctl downgrade validate X.Y` and
+# `etcdctl downgrade enable X.Y`, then poll every member's GET /version until
+# etcdcluster (and the storage version, where a member reports one) is the
+# target's X.Y.0; then the members as above; at the end, poll /version until
+# every member reports the target's cluster version. This needs the etcdctl
+# of the version the cluster runs (--etcdctl): the lower one has no
+# `downgrade` command.
+#
 # usage:
 #   manual-rollout.sh -i KEY -o KNOWN_HOSTS -b TARGET_ETCD_BINARY [options] HOST...
 #
@@ -31,8 +41,11 @@
 #
 # Output: progress on stderr; on stdout one line per member and a total.
 # stop_to_healthy ends at the first passing check, stop_to_stable after
-# --stable-for more:
+# --stable-for more; through the downgrade API also the wait from validate to
+# in effect, and the final wait for the cluster version:
+#   downgrade_api_wait=2.345s
 #   member s1 host=127.0.0.1 stop_to_healthy=1.234s stop_to_stable=1.234s
+#   end_wait=0.012s
 #   total=12.345s
 set -euo pipefail
 
@@ -72,6 +85,7 @@ done
 [ -r "$known_hosts" ] || die "cannot read the known_hosts file $known_hosts"
 [ -x "$binary" ] || die "$binary is not an executable etcd binary"
 command -v "$etcdctl_bin" >/dev/null || die "etcdctl not found: $etcdctl_bin"
+command -v curl >/dev/null || die "curl not found"
 
 if [ -n "$endpoints_arg" ]; then
   IFS=',' read -r -a endpoints <<<"$endpoints_arg"
@@ -95,11 +109,19 @@ target="${target%%$'\n'*}"
 target="${target#etcd Version: }"
 [[ "$target" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "$binary --version: cannot read the version ($target)"
 
-# `endpoint status -w simple`, one line per endpoint:
+# `endpoint status -w simple`, one line per endpoint; up to etcdctl 3.5:
 # endpoint, ID, version, db size, is leader, is learner, raft term, raft index, applied index, errors
+# from etcdctl 3.6 on, storage version, in use, % not in use and quota come
+# before is leader, and the downgrade target and state after the errors.
 status_field() { # endpoint field-number
   etcdctl --endpoints="$1" endpoint status -w simple | awk -F', ' -v f="$2" '{ print $f }'
 }
+etcdctl_version="$(ETCDCTL_API=3 "$etcdctl_bin" version)"
+etcdctl_version="${etcdctl_version%%$'\n'*}"
+etcdctl_version="${etcdctl_version#etcdctl version: }"
+[[ "$etcdctl_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "$etcdctl_bin version: cannot read the version ($etcdctl_version)"
+leader_field=5
+[ "$(printf '%s' "$etcdctl_version" | cut -d. -f2)" -ge 6 ] && leader_field=9
 
 started="$(now)"
 
@@ -128,7 +150,7 @@ say "cluster: ${#endpoints[@]} members on $from, target $target"
 # Step 2: snapshot from the leader, before anything stops.
 leader_ep=''
 for ep in "${endpoints[@]}"; do
-  [ "$(status_field "$ep" 5)" = true ] && leader_ep="$ep"
+  [ "$(status_field "$ep" "$leader_field")" = true ] && leader_ep="$ep"
 done
 [ -n "$leader_ep" ] || die "no member reports being the leader"
 mkdir -p "$snapshot_dir"
@@ -163,6 +185,68 @@ elif [ "$(minor_of "$from")" = 4 ] && [ "$(minor_of "$target")" = 5 ]; then
   # 3.4 → 3.5 (the guide's rollback): the reverse.
   config_edit="sed -i -e '/^ETCD_NEXT_CLUSTER_VERSION_COMPATIBLE=/d' -e 's/^ETCD_EXPERIMENTAL_BACKEND_BBOLT_FREELIST_TYPE=/ETCD_BACKEND_BBOLT_FREELIST_TYPE=/' \"\$f\""
 fi
+# 3.6 → 3.5: no edit here. The guide's flag diff (settings 3.5 lacks:
+# --feature-gates, --log-format, the v3 --discovery-* ones; stable names that
+# 3.5 knows as --experimental-*) concerns settings this script's clusters do
+# not set: name, data dir, URLs and initial cluster mean the same to both.
+# Edit the env file by hand first if yours sets any of them.
+
+# The downgrade API (3.6 and later, one minor down): the cluster version,
+# and each member's storage version, must be the target's before the lower
+# binary can start on the data.
+major_of() { printf '%s' "${1%%.*}"; }
+downgrade_api=''
+if [ "$(major_of "$from")" = "$(major_of "$target")" ] && (($(minor_of "$from") >= 6)) &&
+  (($(minor_of "$target") == $(minor_of "$from") - 1)); then
+  downgrade_api="${target%.*}"
+fi
+want_cluster="${target%.*}.0"
+# version_field: a field of GET /version, {"etcdserver":"3.6.16","etcdcluster":"3.6.0","storage":"3.6.0"}.
+version_field() { # json key
+  [[ "$1" =~ \"$2\":\"([^\"]*)\" ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
+# cluster_versions_are: every member's /version reports cluster version
+# $1, storage version $1 where it reports one (3.6 and later), and, with $2,
+# server version $2. Says what it saw in $last_seen.
+last_seen=''
+cluster_versions_are() { # cluster-version [server-version]
+  local ep json cv sv server seen='' ok=0
+  for ep in "${endpoints[@]}"; do
+    json="$(curl -fsS --max-time 2 "$ep/version" 2>/dev/null)" || { seen+=" ${member_name[$ep]}=unreachable"; ok=1; continue; }
+    cv="$(version_field "$json" etcdcluster)" || cv=''
+    sv="$(version_field "$json" storage)" || sv=''
+    server="$(version_field "$json" etcdserver)" || server=''
+    seen+=" ${member_name[$ep]}=server:$server,cluster:$cv${sv:+,storage:$sv}"
+    [ "$cv" = "$1" ] && { [ -z "$sv" ] || [ "$sv" = "$1" ]; } && { [ -z "${2:-}" ] || [ "$server" = "$2" ]; } || ok=1
+  done
+  last_seen="${seen# }"
+  return "$ok"
+}
+wait_versions() { # what cluster-version [server-version]
+  local deadline
+  deadline="$(awk -v a="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { printf "%.3f", a + t }')"
+  until cluster_versions_are "$2" "${3:-}"; do
+    awk -v d="$deadline" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b > d) }' &&
+      die "$1 not within ${timeout}s; last seen: $last_seen"
+    sleep_s "$poll"
+  done
+}
+
+api_wait=''
+if [ -n "$downgrade_api" ]; then
+  if cluster_versions_are "$want_cluster"; then
+    say "downgrade to $downgrade_api already in effect: $last_seen"
+  else
+    t0="$(now)"
+    say "downgrade API: etcdctl downgrade validate $downgrade_api; etcdctl downgrade enable $downgrade_api"
+    etcdctl --endpoints="$all_endpoints" downgrade validate "$downgrade_api" >&2 || die "etcd refuses the downgrade to $downgrade_api"
+    etcdctl --endpoints="$all_endpoints" downgrade enable "$downgrade_api" >&2 || die "enabling the downgrade to $downgrade_api failed"
+    say "waiting until every member's /version reports cluster version $want_cluster and storage version $want_cluster"
+    wait_versions "the downgrade to $downgrade_api took effect (cancel it with: etcdctl downgrade cancel $downgrade_api)" "$want_cluster"
+    api_wait="$(elapsed "$t0")"
+    say "downgrade in effect after ${api_wait}s: $last_seen"
+  fi
+fi
 
 # healthy_on_target: every member passes `endpoint health` and this member
 # reports the target version.
@@ -189,7 +273,7 @@ for i in "${!hosts[@]}"; do
 
   # Before stopping the server, check if it is the leader; if so, move-leader
   # to another member, one already on the target if there is one.
-  if [ "$(status_field "$ep" 5)" = true ]; then
+  if [ "$(status_field "$ep" "$leader_field")" = true ]; then
     to=''
     for d in "${done_eps[@]+"${done_eps[@]}"}"; do to="$d"; break; done
     if [ -z "$to" ]; then
@@ -235,7 +319,20 @@ systemctl start etcd"
   done_eps+=("$ep")
 done
 
+# Through the downgrade API: every member reports the target and its
+# cluster version. (etcd's leader ends the job itself once every member runs
+# the target, within its 5 s check.)
+end_wait=''
+if [ -n "$downgrade_api" ]; then
+  t0="$(now)"
+  wait_versions "the cluster version did not settle on $want_cluster" "$want_cluster" "$target"
+  end_wait="$(elapsed "$t0")"
+  say "cluster version $want_cluster after ${end_wait}s: $last_seen"
+fi
+
 # Step 5: the whole cluster, once more.
 etcdctl --endpoints="$all_endpoints" endpoint health >&2 || die "the cluster is not healthy after the rollout"
+[ -z "$api_wait" ] || printf 'downgrade_api_wait=%ss\n' "$api_wait"
 printf '%s\n' "${results[@]+"${results[@]}"}"
+[ -z "$end_wait" ] || printf 'end_wait=%ss\n' "$end_wait"
 printf 'total=%ss\n' "$(elapsed "$started")"

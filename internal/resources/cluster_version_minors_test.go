@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -228,7 +229,7 @@ func TestAccClusterVersion_minorRefusals(t *testing.T) {
 		sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: v36latest})
 		refusePlan(t, sb, "3.4.23", nil, `it skips a minor version`)
 		// A job someone enabled by hand after the cluster was adopted.
-		refusePlan(t, sb, v35latest, func() { etcdctlEach(t, sb, 3, []string{"downgrade", "enable", "3.5"}) },
+		refusePlan(t, sb, v35latest, func() { downgradeByHand(t, sb, "enable", "3.5") },
 			`A downgrade is already in progress`, `etcdctl downgrade cancel 3.5`)
 	})
 }
@@ -244,7 +245,7 @@ func TestAccClusterVersion_jobLeftEnabled(t *testing.T) {
 		ProtoV6ProviderFactories: acctest.Factories,
 		Steps: []resource.TestStep{
 			{Config: config},
-			driftStep(config, func() { etcdctlEach(t, sb, 4, []string{"downgrade", "enable", "3.5"}) },
+			driftStep(config, func() { downgradeByHand(t, sb, "enable", "3.5") },
 				2, knownvalue.StringRegexp(regexp.MustCompile(`^downgrade API: cancel the downgrade job to 3\.5\.0 still enabled`))),
 			{
 				Config: config,
@@ -333,14 +334,14 @@ func TestAccClusterVersion_hazard37(t *testing.T) {
 					checkMinor(t, sb, v36latest)
 					// The fix the refusal names: every member snapshots when
 					// the cluster version goes down; then back up.
-					etcdctlEach(t, sb, 4, []string{"downgrade", "enable", "3.5"})
+					downgradeByHand(t, sb, "enable", "3.5")
 					waitFor(t, 30*time.Second, func() error {
 						if st := readClusterState(t, sb); st.cluster != "3.5.0" || !allEqual(st.storage, "3.5.0") {
 							return fmt.Errorf("cluster %s, storage %v", st.cluster, st.storage)
 						}
 						return nil
 					})
-					etcdctlEach(t, sb, 4, []string{"downgrade", "cancel", "3.5"})
+					downgradeByHand(t, sb, "cancel", "3.5")
 					waitFor(t, 30*time.Second, func() error {
 						if st := readClusterState(t, sb); st.cluster != "3.6.0" {
 							return fmt.Errorf("cluster %s", st.cluster)
@@ -393,6 +394,20 @@ func TestAccClusterVersion_patches36and37(t *testing.T) {
 				},
 			})
 		})
+	}
+}
+
+// downgradeByHand runs `etcdctl downgrade <action> <minor>` as an operator
+// would, with the 3.6 etcdctl: 3.5's has no downgrade command.
+func downgradeByHand(t *testing.T, sb *testhosts.Sandbox, action, minor string) {
+	t.Helper()
+	etcdctl, err := testhosts.EtcdctlBinary(v36latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(etcdctl, "--endpoints="+strings.Join(sb.ClientURLs(), ","), "downgrade", action, minor).CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl downgrade %s %s: %v\n%s", action, minor, err, out)
 	}
 }
 
