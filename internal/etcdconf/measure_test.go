@@ -274,10 +274,6 @@ func binaryOrSkip(t *testing.T, version string) string {
 
 const defaultsDir = "testdata/defaults"
 
-// recordedVersions are the releases testdata/defaults holds measurements
-// of, one file per mechanism.
-var recordedVersions = []string{"3.4.23", "3.5.21", "3.5.35", "3.6.16", "3.7.3"}
-
 func defaultsFile(version string, f Format) string {
 	return filepath.Join(defaultsDir, version+"-"+mechanism(f)+".json")
 }

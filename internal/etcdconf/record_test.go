@@ -9,6 +9,10 @@ import (
 	"testing"
 )
 
+// recordedVersions are the releases testdata/defaults holds measurements
+// of, one file per mechanism.
+var recordedVersions = []string{"3.4.23", "3.5.21", "3.5.35", "3.6.16", "3.7.3"}
+
 // TestRecordDefaults re-records testdata/defaults from the real binaries. It
 // is a maintenance tool, built only with the record tag:
 //

@@ -42,6 +42,10 @@ type SnapInfo struct {
 	ClusterVersion string
 	Voters         []uint64
 	Learners       []uint64
+	// V2Keys are keys the v2 store JSON holds outside etcd's own
+	// membership data (/0): data written through the v2 API, which etcd 3.6
+	// refuses to start on. At most a few, for messages.
+	V2Keys []string
 }
 
 // ErrSnapCRC is returned (wrapped) when a .snap file's checksum does not match.
@@ -186,25 +190,79 @@ func ParseSnapFile(b []byte) (SnapInfo, error) {
 			return info, err
 		}
 		info.ClusterVersion = v
+		if info.V2Keys, err = v2CustomKeys(store); err != nil {
+			return info, err
+		}
 	}
 	return info, nil
+}
+
+// v2Node is a node of the v2 store JSON a snapshot carries.
+type v2Node struct {
+	Value string
+	// Children is {} for a directory, null for a key.
+	Children map[string]*v2Node
 }
 
 // v2StoreClusterVersion reads /0/version from the v2 store JSON
 // ({"Root":{"Children":{"0":{"Children":{"version":{"Value":"3.6.0"}}}}}}).
 func v2StoreClusterVersion(b []byte) (string, error) {
-	type node struct {
-		Value    string
-		Children map[string]*node
+	root, err := v2Root(b)
+	if err != nil || root == nil || root.Children["0"] == nil || root.Children["0"].Children["version"] == nil {
+		return "", err
 	}
-	var st struct{ Root *node }
+	return root.Children["0"].Children["version"].Value, nil
+}
+
+func v2Root(b []byte) (*v2Node, error) {
+	var st struct{ Root *v2Node }
 	if err := json.Unmarshal(b, &st); err != nil {
-		return "", fmt.Errorf("snapshot v2 store is not JSON: %w", err)
+		return nil, fmt.Errorf("snapshot v2 store is not JSON: %w", err)
 	}
-	if st.Root == nil || st.Root.Children["0"] == nil || st.Root.Children["0"].Children["version"] == nil {
-		return "", nil
+	return st.Root, nil
+}
+
+// maxV2Keys bounds the keys a message names.
+const maxV2Keys = 5
+
+// v2CustomKeys lists keys of the v2 store outside /0, etcd's membership
+// data: everything under /1 (where the v2 API keeps keys) and anything else
+// at the top. Empty directories, such as etcd's own /1, hold no data.
+func v2CustomKeys(b []byte) ([]string, error) {
+	root, err := v2Root(b)
+	if err != nil || root == nil {
+		return nil, err
 	}
-	return st.Root.Children["0"].Children["version"].Value, nil
+	var keys []string
+	var walk func(n *v2Node, path string)
+	walk = func(n *v2Node, path string) {
+		if len(keys) >= maxV2Keys {
+			return
+		}
+		if n.Children == nil {
+			keys = append(keys, path)
+			return
+		}
+		names := make([]string, 0, len(n.Children))
+		for name := range n.Children {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			walk(n.Children[name], path+"/"+name)
+		}
+	}
+	names := make([]string, 0, len(root.Children))
+	for name := range root.Children {
+		if name != "0" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		walk(root.Children[name], "/"+name)
+	}
+	return keys, nil
 }
 
 // walkFields calls f for every top-level field of a protobuf message. For
@@ -648,6 +706,33 @@ func Safe37(snap *SnapInfo, wal *WALInfo) (ok bool, why string) {
 	}
 	return false, fmt.Sprintf("the newest snapshot (index %d) was taken at cluster version %s, so the log after it may hold entries "+
 		"written by etcd 3.5, which etcd 3.7 cannot replay", snap.Index, cv)
+}
+
+// SafeV2For36 decides whether a 3.5 member can be started on etcd 3.6 as far
+// as the v2 store goes, as etcdutl 3.5.32's `check v2store` does: 3.6
+// removed the v2 store, refuses to start on a snapshot with v2 data, and
+// panics on a v2 write in the log it replays. etcd's own membership
+// entries (/0/...) and SYNC requests are fine.
+func SafeV2For36(snap *SnapInfo, wal *WALInfo) (ok bool, why string) {
+	var found []string
+	if snap != nil && len(snap.V2Keys) > 0 {
+		found = append(found, fmt.Sprintf("the newest snapshot (index %d) holds %s", snap.Index, strings.Join(snap.V2Keys, ", ")))
+	}
+	var writes []string
+	if wal != nil {
+		for _, e := range wal.Unsafe {
+			if e.Path != "" && e.Path != "/0" && !strings.HasPrefix(e.Path, "/0/") && len(writes) < maxV2Keys {
+				writes = append(writes, fmt.Sprintf("%s %s (index %d)", e.Method, e.Path, e.Index))
+			}
+		}
+	}
+	if len(writes) > 0 {
+		found = append(found, "the write-ahead log after it holds "+strings.Join(writes, ", "))
+	}
+	if len(found) > 0 {
+		return false, "the v2 store holds data written through the v2 API: " + strings.Join(found, "; ")
+	}
+	return true, "no v2 data in the newest snapshot or the write-ahead log after it"
 }
 
 func plural(n int, one, many string) string {

@@ -2,6 +2,7 @@ package etcdx
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,7 +136,7 @@ func TestSnapWALUpgradedNoSnapshot(t *testing.T) {
 	var idx []uint64
 	for _, e := range w.Unsafe {
 		idx = append(idx, e.Index)
-		if e.Method != "PUT" || !strings.HasPrefix(e.Path, "/0/") {
+		if e.Method != http.MethodPut || !strings.HasPrefix(e.Path, "/0/") {
 			t.Errorf("unexpected unsafe entry %+v", e)
 		}
 	}
@@ -244,5 +245,33 @@ func TestSnapCheck37(t *testing.T) {
 		if got := check37(c.typ, c.data) != nil; got != c.bad {
 			t.Errorf("%s: unsafe = %v, want %v", c.name, got, c.bad)
 		}
+	}
+}
+
+// SafeV2For36 finds v2 data in the snapshot and in the log after it, and
+// lets etcd's own membership entries pass.
+func TestSafeV2For36(t *testing.T) {
+	s, err := ParseSnapFile(readSnapTestdata(t, "v2data", "0000000000000002-000000000000000c.snap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := scanSnapTestdataWAL(t, "v2data")
+	ok, why := SafeV2For36(&s, &w)
+	if ok || !strings.Contains(why, "the newest snapshot (index 12) holds /1/app/config") || !strings.Contains(why, "the write-ahead log after it holds PUT /1/late2") {
+		t.Errorf("SafeV2For36 = %v, %q; want the snapshot's and the log's v2 keys", ok, why)
+	}
+	// Clusters whose v2 store only ever held etcd's own data.
+	for _, dir := range []string{"upgraded-nosnap", "created36"} {
+		w := scanSnapTestdataWAL(t, dir)
+		if ok, why := SafeV2For36(nil, &w); !ok {
+			t.Errorf("%s: SafeV2For36 = false (%s); membership entries are not v2 data", dir, why)
+		}
+	}
+	s35, err := ParseSnapFile(readSnapTestdata(t, "upgraded-snap35", "0000000000000002-0000000000000016.snap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s35.V2Keys) != 0 {
+		t.Errorf("a snapshot without v2 data lists V2Keys %v", s35.V2Keys)
 	}
 }
