@@ -225,6 +225,23 @@ func TestAccClusterVersion_minorRefusals(t *testing.T) {
 		sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: testhosts.DefaultEtcdVersion})
 		refusePlan(t, sb, v36latest, nil, `the upgrade to 3.6 needs every member on 3.5.26 or later first`, `removed members reappear on 3.6`)
 	})
+	t.Run("v2 store data to 3.6", func(t *testing.T) {
+		sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: v35latest, ExtraEnv: map[string]string{"ETCD_ENABLE_V2": "true"}})
+		req, err := http.NewRequest(http.MethodPut, sb.ClientURLs()[0]+"/v2/keys/app/config", strings.NewReader("value=legacy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("v2 PUT: %s", resp.Status)
+		}
+		refusePlan(t, sb, v36latest, nil, `The v2 store holds data etcd 3.6 cannot start on`, `PUT /1/app/config`)
+	})
 	t.Run("skipped minor and a downgrade already in progress", func(t *testing.T) {
 		sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: v36latest})
 		refusePlan(t, sb, "3.4.23", nil, `it skips a minor version`)

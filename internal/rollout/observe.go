@@ -58,7 +58,7 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 	if spec.Binary.Source != "" {
 		obs.Runtimes = discoverAll(ctx, hosts, spec)
 		if needsLogCheck(obs, spec.Target) {
-			obs.Logs37 = checkLogs37(ctx, hosts, spec, obs)
+			obs.Logs = checkLogs(ctx, hosts, spec, obs)
 		}
 	}
 	obs.Gateway = map[string]bool{}

@@ -34,9 +34,10 @@ type Observation struct {
 	// DowngradeErr is etcd's answer to `downgrade validate` when the
 	// change goes through the downgrade API and it refused; "" otherwise.
 	DowngradeErr string
-	// Logs37 says, per member on 3.6, whether etcd 3.7 can replay its
-	// write-ahead log; only gathered for a change to 3.7.
-	Logs37 map[string]LogCheck
+	// Logs says, per member on the previous minor, whether the target can
+	// start on its snapshot and write-ahead log; gathered for 3.5 → 3.6
+	// (no v2 data) and 3.6 → 3.7 (no 3.5-era entries).
+	Logs map[string]LogCheck
 }
 
 // LocalSource is what the machine running Terraform has at binary.source.
@@ -468,8 +469,10 @@ func preflightSummary(obs Observation, spec Spec, plan *Plan) string {
 		parts = append(parts, fmt.Sprintf("downgrade to %s in effect", spec.Target.MinorVersion()))
 	case paths[etcdconf.PathDowngrade]:
 		parts = append(parts, "auth disabled", fmt.Sprintf("target %s >= %s", spec.Target, etcdconf.MinDowngradeTarget))
-	case paths[etcdconf.PathUpgrade] && len(obs.Logs37) > 0:
-		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("write-ahead logs of %s hold no 3.5-era entries (etcd 3.7 cannot replay them)", strings.Join(sortedNames(obs.Logs37), ", ")))
+	case paths[etcdconf.PathUpgrade] && len(obs.Logs) > 0 && spec.Target.Minor == 7:
+		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("write-ahead logs of %s hold no 3.5-era entries (etcd 3.7 cannot replay them)", strings.Join(sortedNames(obs.Logs), ", ")))
+	case paths[etcdconf.PathUpgrade] && len(obs.Logs) > 0:
+		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("snapshots and write-ahead logs of %s hold no v2 API data (etcd 3.6 cannot start on it)", strings.Join(sortedNames(obs.Logs), ", ")))
 	case paths[etcdconf.PathUpgrade]:
 		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target))
 	case len(paths) == 0:

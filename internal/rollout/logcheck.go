@@ -26,7 +26,14 @@ import (
 // is replaced by 3.7. Before such a roll, each member's log is read over
 // SSH (read-only) and decoded as 3.7 would replay it (etcdx.ScanWAL).
 
-// LogCheck says whether etcd 3.7 can replay a member's log.
+// The same reading serves 3.5 → 3.6: 3.6 removed the v2 store, refuses to
+// start on a snapshot that holds v2 API data, and panics on a v2 API write
+// in the log it replays. etcdutl 3.5.32's `check v2store` looks for the
+// same; here it is done on every member before the first one stops.
+
+// LogCheck says whether the target minor can start on a member's data:
+// for 3.7 whether it can replay the log, for 3.6 whether the v2 store is
+// empty of API data.
 type LogCheck struct {
 	OK  bool
 	Why string
@@ -35,27 +42,47 @@ type LogCheck struct {
 	Unread bool
 }
 
+// logRule is what a minor upgrade needs of every member's snapshot and log.
+type logRule struct {
+	from   int // the minor the members run now
+	decide func(*etcdx.SnapInfo, *etcdx.WALInfo) (bool, string)
+}
+
+// logRuleFor is the rule of the upgrade to target, if it has one.
+func logRuleFor(target etcdconf.Version) (logRule, bool) {
+	switch {
+	case target.Major == 3 && target.Minor == 7:
+		return logRule{from: 6, decide: etcdx.Safe37}, true
+	case target.Major == 3 && target.Minor == 6:
+		return logRule{from: 5, decide: etcdx.SafeV2For36}, true
+	}
+	return logRule{}, false
+}
+
 // needsLogCheck reports whether the change to target starts some member on
-// 3.7 that runs 3.6 now.
+// a minor whose rule reads the logs of members that run the one before.
 func needsLogCheck(obs Observation, target etcdconf.Version) bool {
-	if target.Major != 3 || target.Minor != 7 {
+	rule, ok := logRuleFor(target)
+	if !ok {
 		return false
 	}
 	for _, m := range obs.Members {
-		if v, err := etcdconf.ParseVersion(m.Version); err == nil && v.Major == 3 && v.Minor == 6 {
+		if v, err := etcdconf.ParseVersion(m.Version); err == nil && v.Major == 3 && v.Minor == rule.from {
 			return true
 		}
 	}
 	return false
 }
 
-// checkLogs37 reads the log of every member on 3.6, one member at a time
-// (a WAL segment is 64 MB once unpacked).
-func checkLogs37(ctx context.Context, hosts Hosts, spec Spec, obs Observation) map[string]LogCheck {
+// checkLogs reads the snapshot and log of every member still on the
+// previous minor, one member at a time (a WAL segment is 64 MB once
+// unpacked).
+func checkLogs(ctx context.Context, hosts Hosts, spec Spec, obs Observation) map[string]LogCheck {
+	rule, _ := logRuleFor(spec.Target)
 	out := map[string]LogCheck{}
 	for _, m := range obs.Members {
 		v, err := etcdconf.ParseVersion(m.Version)
-		if err != nil || v.Minor != 6 {
+		if err != nil || v.Minor != rule.from {
 			continue
 		}
 		ms, ok := spec.Member(m.Name)
@@ -67,7 +94,7 @@ func checkLogs37(ctx context.Context, hosts Hosts, spec Spec, obs Observation) m
 			out[m.Name] = LogCheck{Unread: true, Why: "its host could not be inspected, so its write-ahead log was not read"}
 			continue
 		}
-		out[m.Name] = checkLog37(ctx, hosts(ms), rt)
+		out[m.Name] = checkLog(ctx, hosts(ms), rt, rule.decide)
 	}
 	return out
 }
@@ -126,12 +153,12 @@ func readRemoteFile(ctx context.Context, h Host, file string) ([]byte, error) {
 	return io.ReadAll(zr)
 }
 
-// checkLog37 reads one member's newest .snap and the WAL segments etcd
-// would replay after it, and decides with etcdx.Safe37.
-func checkLog37(ctx context.Context, h Host, rt Runtime) LogCheck {
+// checkLog reads one member's newest .snap and the WAL segments etcd would
+// replay after it, and decides with decide.
+func checkLog(ctx context.Context, h Host, rt Runtime, decide func(*etcdx.SnapInfo, *etcdx.WALInfo) (bool, string)) LogCheck {
 	snapDir, walDir := memberDirs(rt)
 	fail := func(err error) LogCheck {
-		return LogCheck{Unread: true, Why: fmt.Sprintf("its write-ahead log in %s could not be read (%v), so whether etcd 3.7 can replay it is unknown", walDir, err)}
+		return LogCheck{Unread: true, Why: fmt.Sprintf("its write-ahead log in %s could not be read (%v)", walDir, err)}
 	}
 	list := func(dir string) ([]string, error) {
 		out, err := run(ctx, h, listFilesCmd(dir))
@@ -174,28 +201,32 @@ func checkLog37(ctx context.Context, h Host, rt Runtime) LogCheck {
 	if err != nil {
 		return fail(err)
 	}
-	ok, why := etcdx.Safe37(snap, &wal)
+	ok, why := decide(snap, &wal)
 	return LogCheck{OK: ok, Why: why}
 }
 
-// logProblems refuses a roll to 3.7 while a member's log holds entries 3.7
-// cannot replay.
+// logProblems refuses the upgrade while a member's data holds what the
+// target minor cannot start on.
 func logProblems(obs Observation, target etcdconf.Version) []Problem {
 	var probs []Problem
-	for _, name := range sortedNames(obs.Logs37) {
-		c := obs.Logs37[name]
+	for _, name := range sortedNames(obs.Logs) {
+		c := obs.Logs[name]
 		switch {
 		case c.OK:
 			continue
 		case c.Unread:
-			probs = append(probs, Problem{Attribute: "members", MapKey: name, Summary: "Cannot check a member's log for etcd 3.7",
-				Detail: fmt.Sprintf("Member %q: %s. Before any member starts on %s, every member's write-ahead log must be read to rule out the 3.5-era entries 3.7 cannot replay; the rollout does not start on a check it cannot make. Fix the cause (SSH access, sudo, the member's data-dir and wal-dir settings), then plan again.", name, c.Why, target)})
-			continue
+			probs = append(probs, Problem{Attribute: "members", MapKey: name, Summary: "Cannot read a member's log",
+				Detail: fmt.Sprintf("Member %q: %s. Before any member starts on %s, every member's snapshot and write-ahead log are read to rule out data %s cannot start on; the rollout does not start on a check it cannot make. Fix the cause (SSH access, sudo, the member's data-dir and wal-dir settings), then plan again.", name, c.Why, target, target.MinorVersion())})
+		case target.Minor == 6:
+			probs = append(probs, Problem{Attribute: "version", Summary: "The v2 store holds data etcd 3.6 cannot start on",
+				Detail: fmt.Sprintf("Member %q: %s.\n\netcd 3.6 removed the v2 store: it refuses to start on a snapshot with v2 data and panics on a v2 write in its log, so the rollout does not start. "+
+					"Move whatever uses the v2 API (/v2/keys) to the v3 API, delete the v2 keys, turn off --enable-v2, and make every member take a new snapshot (restart it once with --snapshot-count=1, then with its usual setting); etcdutl 3.5.32's `etcdutl check v2store` on a copy of the data dir shows the same. Then plan again.", name, c.Why)})
+		default:
+			probs = append(probs, Problem{Attribute: "version", Summary: "etcd 3.7 cannot replay a member's log",
+				Detail: fmt.Sprintf("Member %q: %s.\n\netcd %s would panic at start on this member, and with every member replaced the cluster would be lost, so the rollout does not start. "+
+					"The quickest fix makes every member take a snapshot on 3.6 without a restart: `etcdctl downgrade enable 3.5`, wait until every member logs \"saved snapshot\" (a few seconds), then `etcdctl downgrade cancel 3.5` (the cluster version is 3.5 for those seconds). "+
+					"Or restart each member once with --snapshot-count=1 (ETCD_SNAPSHOT_COUNT=1), then with its usual setting. Then plan again.", name, c.Why, target)})
 		}
-		probs = append(probs, Problem{Attribute: "version", Summary: "etcd 3.7 cannot replay a member's log",
-			Detail: fmt.Sprintf("Member %q: %s\n\netcd %s would panic at start on this member, and with every member replaced the cluster would be lost, so the rollout does not start. "+
-				"The quickest fix makes every member take a snapshot on 3.6 without a restart: `etcdctl downgrade enable 3.5`, wait until every member logs \"saved snapshot\" (a few seconds), then `etcdctl downgrade cancel 3.5` (the cluster version is 3.5 for those seconds). "+
-				"Or restart each member once with --snapshot-count=1 (ETCD_SNAPSHOT_COUNT=1), then with its usual setting. Then plan again.", name, c.Why, target)})
 	}
 	return probs
 }

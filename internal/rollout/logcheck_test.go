@@ -63,7 +63,7 @@ func TestCheckLog37(t *testing.T) {
 			t.Parallel()
 			data := dataDirFrom(t, tc.name)
 			rt := Runtime{Env: map[string]string{"ETCD_DATA_DIR": data}}
-			got := checkLog37(context.Background(), shellHost(t.TempDir()), rt)
+			got := checkLog(context.Background(), shellHost(t.TempDir()), rt, etcdx.Safe37)
 			if got.OK != tc.ok || !strings.Contains(got.Why, tc.why) {
 				t.Errorf("checkLog37 = %+v, want ok %v and %q", got, tc.ok, tc.why)
 			}
@@ -71,10 +71,34 @@ func TestCheckLog37(t *testing.T) {
 	}
 }
 
+// TestCheckLogV2 is the 3.5 → 3.6 rule on real files: v2 API data in the
+// snapshot and the log refuses; etcd's own membership entries pass.
+func TestCheckLogV2(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ok   bool
+		why  string
+	}{
+		{"v2data", false, "the newest snapshot (index 12) holds /1/app/config"},
+		{"upgraded-nosnap", true, "no v2 data"},
+	} {
+		rt := Runtime{Env: map[string]string{"ETCD_DATA_DIR": dataDirFrom(t, tc.name)}}
+		got := checkLog(context.Background(), shellHost(t.TempDir()), rt, etcdx.SafeV2For36)
+		if got.OK != tc.ok || !strings.Contains(got.Why, tc.why) {
+			t.Errorf("%s: checkLog = %+v, want ok %v and %q", tc.name, got, tc.ok, tc.why)
+		}
+	}
+	probs := logProblems(Observation{Logs: map[string]LogCheck{"s1": {Why: "the v2 store holds data"}}}, etcdconf.Version{Major: 3, Minor: 6, Patch: 16})
+	if len(probs) != 1 || probs[0].Summary != "The v2 store holds data etcd 3.6 cannot start on" {
+		t.Errorf("logProblems for 3.6 = %+v", probs)
+	}
+}
+
 func TestCheckLog37Unreadable(t *testing.T) {
 	t.Parallel()
 	rt := Runtime{Env: map[string]string{"ETCD_DATA_DIR": filepath.Join(t.TempDir(), "missing")}}
-	got := checkLog37(context.Background(), shellHost(t.TempDir()), rt)
+	got := checkLog(context.Background(), shellHost(t.TempDir()), rt, etcdx.Safe37)
 	if got.OK || !strings.Contains(got.Why, "could not be read") {
 		t.Errorf("checkLog37 on a missing data dir = %+v, want a failure that says so", got)
 	}
@@ -100,7 +124,7 @@ func TestMemberDirs(t *testing.T) {
 
 func TestLogProblems(t *testing.T) {
 	t.Parallel()
-	obs := Observation{Logs37: map[string]LogCheck{"s1": {OK: true}, "s2": {Why: "the WAL holds 3 entries"}}}
+	obs := Observation{Logs: map[string]LogCheck{"s1": {OK: true}, "s2": {Why: "the WAL holds 3 entries"}}}
 	probs := logProblems(obs, etcdconf.Version{Major: 3, Minor: 7, Patch: 3})
 	if len(probs) != 1 || !strings.Contains(probs[0].Detail, `Member "s2": the WAL holds 3 entries`) || !strings.Contains(probs[0].Detail, "etcdctl downgrade enable 3.5") {
 		t.Errorf("logProblems = %+v", probs)
@@ -110,5 +134,11 @@ func TestLogProblems(t *testing.T) {
 	}
 	if !needsLogCheck(Observation{Members: []etcdx.Member{{Version: "3.6.16"}}}, etcdconf.Version{Major: 3, Minor: 7, Patch: 3}) {
 		t.Error("3.6 → 3.7 needs the log check")
+	}
+	if !needsLogCheck(Observation{Members: []etcdx.Member{{Version: "3.5.35"}}}, etcdconf.Version{Major: 3, Minor: 6, Patch: 16}) {
+		t.Error("3.5 → 3.6 needs the v2 check")
+	}
+	if needsLogCheck(Observation{Members: []etcdx.Member{{Version: "3.6.16"}}}, etcdconf.Version{Major: 3, Minor: 5, Patch: 35}) {
+		t.Error("a downgrade needs no log check")
 	}
 }
