@@ -116,12 +116,16 @@ target="${target#etcd Version: }"
 status_field() { # endpoint field-number
   etcdctl --endpoints="$1" endpoint status -w simple | awk -F', ' -v f="$2" '{ print $f }'
 }
-etcdctl_version="$(ETCDCTL_API=3 "$etcdctl_bin" version)"
+etcdctl_version="$("$etcdctl_bin" version 2>/dev/null)" || die "$etcdctl_bin version failed"
 etcdctl_version="${etcdctl_version%%$'\n'*}"
 etcdctl_version="${etcdctl_version#etcdctl version: }"
 [[ "$etcdctl_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "$etcdctl_bin version: cannot read the version ($etcdctl_version)"
 leader_field=5
-[ "$(printf '%s' "$etcdctl_version" | cut -d. -f2)" -ge 6 ] && leader_field=9
+if [ "$(printf '%s' "$etcdctl_version" | cut -d. -f2)" -ge 6 ]; then
+  leader_field=9
+  # v3 is the only API from 3.6 on, and ETCDCTL_API draws a warning.
+  etcdctl() { "$etcdctl_bin" "$@"; }
+fi
 
 started="$(now)"
 
@@ -227,7 +231,7 @@ wait_versions() { # what cluster-version [server-version]
   deadline="$(awk -v a="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { printf "%.3f", a + t }')"
   until cluster_versions_are "$2" "${3:-}"; do
     awk -v d="$deadline" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b > d) }' &&
-      die "$1 not within ${timeout}s; last seen: $last_seen"
+      die "gave up after ${timeout}s waiting for $1; last seen: $last_seen"
     sleep_s "$poll"
   done
 }
@@ -242,7 +246,7 @@ if [ -n "$downgrade_api" ]; then
     etcdctl --endpoints="$all_endpoints" downgrade validate "$downgrade_api" >&2 || die "etcd refuses the downgrade to $downgrade_api"
     etcdctl --endpoints="$all_endpoints" downgrade enable "$downgrade_api" >&2 || die "enabling the downgrade to $downgrade_api failed"
     say "waiting until every member's /version reports cluster version $want_cluster and storage version $want_cluster"
-    wait_versions "the downgrade to $downgrade_api took effect (cancel it with: etcdctl downgrade cancel $downgrade_api)" "$want_cluster"
+    wait_versions "the downgrade to $downgrade_api to take effect (cancel it with: etcdctl downgrade cancel $downgrade_api)" "$want_cluster"
     api_wait="$(elapsed "$t0")"
     say "downgrade in effect after ${api_wait}s: $last_seen"
   fi
@@ -325,7 +329,7 @@ done
 end_wait=''
 if [ -n "$downgrade_api" ]; then
   t0="$(now)"
-  wait_versions "the cluster version did not settle on $want_cluster" "$want_cluster" "$target"
+  wait_versions "every member on $target with cluster version $want_cluster" "$want_cluster" "$target"
   end_wait="$(elapsed "$t0")"
   say "cluster version $want_cluster after ${end_wait}s: $last_seen"
 fi

@@ -5,7 +5,9 @@
 //
 //   - rollout: wall time and each member's stop-to-healthy time, for 3, 5
 //     and 7 members, 3.5.21 → 3.5.16 (and 3.5 → 3.4 when ETCD_BINARY_3_4 is
-//     set), with a writer measuring the client impact throughout;
+//     set), and for 3 members 3.6.16 → 3.5.35 through etcd's downgrade API
+//     (its waits timed apart from the member restarts), with a writer
+//     measuring the client impact throughout;
 //   - plan: `terraform plan` with and without a version change, for one
 //     cluster and for ten, with the SSH logins each cost;
 //   - snapshot: the provider's snapshot step against `etcdctl snapshot save`
@@ -38,12 +40,17 @@ import (
 const (
 	fromVersion  = testhosts.DefaultEtcdVersion // 3.5.21
 	patchVersion = "3.5.16"
+	// The downgrade through etcd's downgrade API.
+	apiFromVersion = "3.6.16"
+	apiToVersion   = "3.5.35"
 )
 
 type bench struct {
 	runs            int
 	members         []int
 	minorMembers    []int
+	apiMembers      []int
+	paths           []string // -paths: the version paths to measure; nil for all
 	scenarios       map[string]bool
 	out, work       string
 	script          string
@@ -62,12 +69,14 @@ type bench struct {
 
 func main() {
 	b := &bench{started: time.Now()}
-	var members, minorMembers, scenarios string
+	var members, minorMembers, apiMembers, paths, scenarios string
 	var keep bool
 	var timeout time.Duration
 	flag.IntVar(&b.runs, "runs", 3, "repetitions of every measurement")
 	flag.StringVar(&members, "members", "3,5,7", "cluster sizes for the rollout scenario (3.5 patch downgrade)")
 	flag.StringVar(&minorMembers, "minor-members", "3", "cluster sizes for the 3.5 → 3.4 downgrade (only with ETCD_BINARY_3_4)")
+	flag.StringVar(&apiMembers, "api-members", "3", "cluster sizes for the "+apiFromVersion+" → "+apiToVersion+" downgrade through etcd's downgrade API")
+	flag.StringVar(&paths, "paths", "", "version paths for the rollout scenario, comma-separated FROM:TO (e.g. "+apiFromVersion+":"+apiToVersion+"; FROM->TO and FROM→TO work too); default all")
 	flag.StringVar(&scenarios, "scenarios", "rollout,plan,snapshot", "which scenarios to run")
 	flag.StringVar(&b.out, "out", "bench", "where results.json and chart.png go")
 	flag.StringVar(&b.work, "work", "", "working directory for Terraform configurations, logs and snapshots (default: a temp dir, removed unless -keep)")
@@ -100,6 +109,12 @@ func main() {
 	}
 	if b.minorMembers, err = parseInts(minorMembers); err != nil {
 		fatal(fmt.Errorf("-minor-members: %w", err))
+	}
+	if b.apiMembers, err = parseInts(apiMembers); err != nil {
+		fatal(fmt.Errorf("-api-members: %w", err))
+	}
+	if b.paths, err = parsePaths(paths); err != nil {
+		fatal(fmt.Errorf("-paths: %w", err))
 	}
 	b.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scenarios, ",") {
@@ -192,6 +207,80 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
+// parsePaths reads -paths: FROM:TO, FROM->TO or FROM→TO, comma-separated,
+// into versionPath.String()'s form.
+func parsePaths(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(strings.NewReplacer("->", "→", ":", "→").Replace(f), "→")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			return nil, fmt.Errorf("%q is not FROM:TO", f)
+		}
+		out = append(out, versionPath{From: from, To: to}.String())
+	}
+	return out, nil
+}
+
+// rolloutPaths are the version paths the rollout scenario measures: every
+// one whose binaries are at hand, or those -paths names (then a missing
+// binary is an error).
+func (b *bench) rolloutPaths(patchBinary string) ([]versionPath, []string, error) {
+	all := []versionPath{{From: fromVersion, To: patchVersion, TargetBinary: patchBinary, Etcdctl: b.etcdctl, Members: b.members}}
+	var notes []string
+	missing := map[string]error{}
+	if p := os.Getenv(testhosts.EnvEtcdBinary34); p != "" {
+		v, err := etcdVersion(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", testhosts.EnvEtcdBinary34, err)
+		}
+		all = append(all, versionPath{From: fromVersion, To: v, TargetBinary: p, Etcdctl: b.etcdctl, Members: b.minorMembers})
+	} else {
+		notes = append(notes, fmt.Sprintf("(set %s to a 3.4.32+ etcd binary to also measure the 3.5 → 3.4 downgrade)", testhosts.EnvEtcdBinary34))
+	}
+	api := versionPath{From: apiFromVersion, To: apiToVersion, Members: b.apiMembers}
+	target, err := testhosts.EtcdBinary(apiToVersion)
+	if err == nil {
+		api.TargetBinary = target
+		// The operator's etcdctl is the one of the version the cluster
+		// runs: 3.5's has no `downgrade` command.
+		api.Etcdctl, err = testhosts.EtcdctlBinary(apiFromVersion)
+	}
+	if err == nil {
+		_, err = testhosts.EtcdBinary(apiFromVersion) // the sandbox starts on it
+	}
+	if err == nil {
+		all = append(all, api)
+	} else {
+		missing[api.String()] = err
+		notes = append(notes, fmt.Sprintf("(the %s downgrade through etcd's downgrade API is skipped: %v)", api, err))
+	}
+	if b.paths == nil {
+		return all, notes, nil
+	}
+	var chosen []versionPath
+	for _, want := range b.paths {
+		if err, ok := missing[want]; ok {
+			return nil, nil, fmt.Errorf("-paths %s: %w", want, err)
+		}
+		i := slices.IndexFunc(all, func(p versionPath) bool { return p.String() == want })
+		if i < 0 {
+			var names []string
+			for _, p := range all {
+				names = append(names, p.String())
+			}
+			return nil, nil, fmt.Errorf("-paths: no path %s (there are: %s)", want, strings.Join(names, ", "))
+		}
+		if !slices.ContainsFunc(chosen, func(p versionPath) bool { return p.String() == want }) {
+			chosen = append(chosen, all[i])
+		}
+	}
+	return chosen, nil, nil
+}
+
 // run measures every chosen scenario. A failed measurement is recorded and
 // the rest go on; the error says what failed.
 func (b *bench) run(ctx context.Context) (*Results, error) {
@@ -209,13 +298,9 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := []versionPath{{From: fromVersion, To: patchVersion, TargetBinary: patchBinary, Members: b.members}}
-	if p := os.Getenv(testhosts.EnvEtcdBinary34); p != "" {
-		v, err := etcdVersion(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", testhosts.EnvEtcdBinary34, err)
-		}
-		paths = append(paths, versionPath{From: fromVersion, To: v, TargetBinary: p, Members: b.minorMembers})
+	paths, notes, err := b.rolloutPaths(patchBinary)
+	if err != nil {
+		return nil, err
 	}
 
 	res := &Results{
@@ -229,8 +314,10 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	}
 	fmt.Printf("etcd-bench: %d run(s) each; stability wait %s for both methods; the manual script polls every %s; %d writer clients\n",
 		b.runs, b.stableFor, b.manualPoll, b.writers)
-	if os.Getenv(testhosts.EnvEtcdBinary34) == "" && b.scenarios["rollout"] {
-		fmt.Printf("(set %s to a 3.4.32+ etcd binary to also measure the 3.5 → 3.4 downgrade)\n", testhosts.EnvEtcdBinary34)
+	if b.scenarios["rollout"] {
+		for _, n := range notes {
+			fmt.Println(n)
+		}
 	}
 	b.logf("building the provider")
 	if b.rc, err = buildProvider(ctx, b.work); err != nil {
@@ -266,8 +353,12 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 							record(fmt.Errorf("%s rollout %s, %d members, run %d: %s", method, p, n, run, m.Error))
 							continue
 						}
-						b.logf("  %-8s %s %d members run %d: %6.2fs  stop→healthy max %.2fs  writes %d ok %d failed %d lost, gap %.0fms, %d SSH logins",
-							method, p, n, run, m.WallS, maxOf(values(m.StopToHealthyS)), m.Writes.Acked, m.Writes.Failed, m.Writes.Lost, m.Writes.LongestGapMs, m.SSHConnections)
+						api := ""
+						if d := m.Downgrade; d != nil {
+							api = fmt.Sprintf("  downgrade API wait %.2fs, end wait %.2fs", d.WaitS, d.EndWaitS)
+						}
+						b.logf("  %-8s %s %d members run %d: %6.2fs%s  stop→healthy max %.2fs  writes %d ok %d failed %d lost, gap %.0fms, %d SSH logins",
+							method, p, n, run, m.WallS, api, maxOf(values(m.StopToHealthyS)), m.Writes.Acked, m.Writes.Failed, m.Writes.Lost, m.Writes.LongestGapMs, m.SSHConnections)
 						if _, ok := timeline[method]; !ok && pi == 0 && n == slices.Min(p.Members) {
 							timeline[method] = m
 						}
@@ -298,7 +389,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		record(err)
 	}
 
-	res.Targets = targets(res, paths[0].String())
+	res.Targets = targets(res, versionPath{From: fromVersion, To: patchVersion}.String())
 	printTables(res)
 	return res, errors.Join(errs...)
 }

@@ -112,3 +112,48 @@ func TestDrawChart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseDowngradeAPI(t *testing.T) {
+	log := `2026-11-25T14:05:33.000Z [INFO]  provider.terraform-provider-etcd: downgrade enabled: step="downgrade enable" to=3.5
+2026-11-25T14:05:35.100Z [INFO]  provider.terraform-provider-etcd: downgrade in effect: cluster_version=3.5.0 duration=2.25s step="downgrade wait"
+2026-11-25T14:05:37.673Z [INFO]  provider.terraform-provider-etcd: member healthy on target: member=s1 stop_to_healthy=1.5s duration=2s gate_duration=300ms step=gate
+2026-11-25T14:05:39.000Z [INFO]  provider.terraform-provider-etcd: member healthy on target: member=s2 stop_to_healthy=1.25s duration=2s gate_duration=300ms step=gate
+2026-11-25T14:05:39.100Z [INFO]  provider.terraform-provider-etcd: downgrade job ended by the provider: every member runs the target, and the leader would end it within its 5 s check: step=verify
+2026-11-25T14:05:39.250Z [INFO]  provider.terraform-provider-etcd: verified: cluster_version=3.5.0 step=verify to=3.5.35
+2026-11-25T14:05:39.260Z [INFO]  provider.terraform-provider-etcd: rollout finished: to=3.5.35 duration=7s step=done
+`
+	path := filepath.Join(t.TempDir(), "provider.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := parseProviderLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.DowngradeWait != 2250*time.Millisecond || pl.EndWait != 250*time.Millisecond || !pl.JobEndedByProvider {
+		t.Errorf("downgrade wait %s, end wait %s, ended by the provider %v", pl.DowngradeWait, pl.EndWait, pl.JobEndedByProvider)
+	}
+
+	d := parseManualDowngrade("downgrade_api_wait=2.345s\nmember s1 host=127.0.0.1 stop_to_healthy=1.2s\nend_wait=0.012s\ntotal=9s\n")
+	if d == nil || d.WaitS != 2.345 || d.EndWaitS != 0.012 {
+		t.Errorf("manual downgrade timings %+v", d)
+	}
+	if d := parseManualDowngrade("member s1 host=127.0.0.1 stop_to_healthy=1.2s\ntotal=9s\n"); d != nil {
+		t.Errorf("no downgrade API: got %+v", d)
+	}
+
+	for _, c := range []struct {
+		from, to string
+		want     bool
+	}{{"3.6.16", "3.5.35", true}, {"3.7.3", "3.6.16", true}, {"3.5.21", "3.5.16", false}, {"3.5.21", "3.4.34", false}, {"3.7.3", "3.5.35", false}} {
+		if got := downgradeAPI(versionPath{From: c.from, To: c.to}); got != c.want {
+			t.Errorf("downgradeAPI(%s→%s) = %v", c.from, c.to, got)
+		}
+	}
+	if got, err := parsePaths("3.6.16->3.5.35, 3.5.21:3.5.16,3.5.21→3.4.34"); err != nil || len(got) != 3 || got[0] != "3.6.16→3.5.35" || got[1] != "3.5.21→3.5.16" {
+		t.Errorf("parsePaths: %v, %v", got, err)
+	}
+	if _, err := parsePaths("3.6.16"); err == nil {
+		t.Error("parsePaths without TO: want an error")
+	}
+}

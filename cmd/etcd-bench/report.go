@@ -146,6 +146,7 @@ func printTables(res *Results) {
 			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}
 		tw.Flush()
+		printDowngradeAPI(res)
 	}
 
 	if len(res.Plans) > 0 {
@@ -229,4 +230,55 @@ func ackedMedian(res *Results, s RolloutSummary) int {
 		}
 	}
 	return int(median(xs))
+}
+
+// printDowngradeAPI breaks down the rollouts through etcd's downgrade API:
+// the API's waits apart from the member restarts.
+func printDowngradeAPI(res *Results) {
+	type row struct {
+		wall, api, restarts, end, other []float64
+		cancelled                       int
+	}
+	rows := map[RolloutSummary]*row{}
+	for _, s := range res.Summary {
+		k := RolloutSummary{Method: s.Method, Path: s.Path, Members: s.Members}
+		for _, r := range res.Rollouts {
+			if r.Error != "" || r.Downgrade == nil || r.Method != s.Method || r.Path != s.Path || r.Members != s.Members {
+				continue
+			}
+			if rows[k] == nil {
+				rows[k] = &row{}
+			}
+			w := rows[k]
+			w.wall = append(w.wall, r.WallS)
+			w.api = append(w.api, r.Downgrade.WaitS)
+			w.restarts = append(w.restarts, r.RestartS)
+			w.end = append(w.end, r.Downgrade.EndWaitS)
+			w.other = append(w.other, r.WallS-r.Downgrade.WaitS-r.RestartS-r.Downgrade.EndWaitS)
+			if r.Downgrade.JobEndedByCancel {
+				w.cancelled++
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Println("\nDowngrade API (median s). API wait: validate + enable → every member's /version at the target's cluster and storage version;")
+	fmt.Println("restarts: the members' stop→stable, summed; end wait: last member healthy → the end confirmed (provider: verify, no job left;")
+	fmt.Println("manual: every /version on the target's cluster version); other: the rest (snapshot, staging, copies, leadership, Terraform)")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "path\tmembers\tmethod\twall s\tAPI wait s\trestarts s\tend wait s\tother s\tjob ended by a cancel\t")
+	for _, s := range res.Summary {
+		w := rows[RolloutSummary{Method: s.Method, Path: s.Path, Members: s.Members}]
+		if w == nil {
+			continue
+		}
+		cancel := "-"
+		if s.Method == "provider" {
+			cancel = fmt.Sprintf("%d of %d", w.cancelled, len(w.wall))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Path, s.Members, s.Method, fmtS(median(w.wall)), fmtS(median(w.api)),
+			fmtS(median(w.restarts)), fmtS(median(w.end)), fmtS(median(w.other)), cancel)
+	}
+	tw.Flush()
 }

@@ -64,13 +64,32 @@ type Rollout struct {
 	OverheadS      float64            `json:"overhead_s"`        // wall - restart
 	SSHConnections int                `json:"ssh_connections"`
 	// Provider only: durations from its INFO log (seconds).
-	Steps  map[string]float64 `json:"provider_steps_s,omitempty"`
-	Writes WriteStats         `json:"writes"`
+	Steps map[string]float64 `json:"provider_steps_s,omitempty"`
+	// Downgrade is set on a path through etcd's downgrade API.
+	Downgrade *DowngradeTiming `json:"downgrade_api,omitempty"`
+	Writes    WriteStats       `json:"writes"`
 	// FailedWrites says when (from the command's start) and why writes
 	// failed, next to when each member was stopped.
 	FailedWrites []FailedWrite `json:"failed_writes,omitempty"`
 	MemberStops  []StopEvent   `json:"member_stops,omitempty"`
 	Error        string        `json:"error,omitempty"`
+}
+
+// DowngradeTiming is where a downgrade through etcd's downgrade API waits,
+// apart from the member restarts (seconds).
+type DowngradeTiming struct {
+	// WaitS: validate and enable, until /version reports the target's
+	// cluster version and every member's storage version (the provider's
+	// "downgrade in effect" duration; the script's downgrade_api_wait).
+	WaitS float64 `json:"wait_s"`
+	// EndWaitS: the last member healthy on the target, until the end is
+	// confirmed: the provider's verify (every member on the target, the
+	// cluster version, no downgrade job left), the script's wait for every
+	// member's /version to report the target and its cluster version.
+	EndWaitS float64 `json:"end_wait_s"`
+	// JobEndedByCancel: the provider's verify found the job still enabled
+	// and ended it with a cancel (on a 3.5 target it cannot read the job).
+	JobEndedByCancel bool `json:"job_ended_by_cancel,omitempty"`
 }
 
 // FailedWrite is one write that was not acknowledged.

@@ -21,6 +21,7 @@ import (
 type versionPath struct {
 	From, To     string
 	TargetBinary string
+	Etcdctl      string // the manual method's: the one of the version the cluster starts on
 	Members      []int
 }
 
@@ -79,7 +80,7 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 	case "manual":
 		args := []string{b.script,
 			"--key", sb.PrivateKeyFile, "--known-hosts", sb.KnownHostsFile,
-			"--binary", p.TargetBinary, "--etcdctl", b.etcdctl,
+			"--binary", p.TargetBinary, "--etcdctl", p.Etcdctl,
 			"--endpoints", strings.Join(sb.ClientURLs(), ","),
 			"--binary-path", testhosts.EtcdPath, "--config-file", sb.ConfigFile(),
 			"--snapshot-dir", filepath.Join(dir, "snapshots"),
@@ -167,6 +168,10 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 		}
 		m.Steps["members"] = secs(memberTime)
 		m.Steps["terraform"] = secs(wall - pl.Steps["engine"] - pl.Steps["plan"])
+		if pl.DowngradeWait > 0 {
+			m.Steps["downgrade_api"] = secs(pl.DowngradeWait)
+			m.Downgrade = &DowngradeTiming{WaitS: secs(pl.DowngradeWait), EndWaitS: secs(pl.EndWait), JobEndedByCancel: pl.JobEndedByProvider}
+		}
 		for _, st := range pl.Stops {
 			m.stops = append(m.stops, StopEvent{T: secs(st.at.Sub(m.start)), Member: st.member})
 		}
@@ -174,10 +179,14 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 		if err := parseManualOutput(stdout.String(), m.StopToHealthyS, m.StopToStableS); err != nil {
 			return fail(err)
 		}
+		m.Downgrade = parseManualDowngrade(stdout.String())
 		m.stops = manualStops(filepath.Join(dir, "manual.out"))
 	}
 	if len(m.StopToHealthyS) != members {
 		return fail(fmt.Errorf("%d stop_to_healthy timings for %d members", len(m.StopToHealthyS), members))
+	}
+	if api := downgradeAPI(p); api != (m.Downgrade != nil) {
+		return fail(fmt.Errorf("%s %s: downgrade API timings %v, want them: %v", method, p, m.Downgrade != nil, api))
 	}
 	m.MemberStops = m.stops
 	for _, s := range m.samples {
@@ -226,6 +235,42 @@ func parseManualOutput(out string, healthy, stable map[string]float64) error {
 		}
 	}
 	return nil
+}
+
+// downgradeAPI says whether a path goes through etcd's downgrade API: one
+// minor down from 3.6 or later.
+func downgradeAPI(p versionPath) bool {
+	var fMaj, fMin, tMaj, tMin int
+	if _, err := fmt.Sscanf(p.From, "%d.%d.", &fMaj, &fMin); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(p.To, "%d.%d.", &tMaj, &tMin); err != nil {
+		return false
+	}
+	return fMaj == tMaj && fMin >= 6 && tMin == fMin-1
+}
+
+var manualDowngradeRE = regexp.MustCompile(`(?m)^(downgrade_api_wait|end_wait)=([0-9.]+)s$`)
+
+// parseManualDowngrade reads the script's downgrade API timings,
+// "downgrade_api_wait=2.345s" and "end_wait=0.012s"; nil without them.
+func parseManualDowngrade(out string) *DowngradeTiming {
+	var d *DowngradeTiming
+	for _, m := range manualDowngradeRE.FindAllStringSubmatch(out, -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			continue
+		}
+		if d == nil {
+			d = &DowngradeTiming{}
+		}
+		if m[1] == "downgrade_api_wait" {
+			d.WaitS = round3(v)
+		} else {
+			d.EndWaitS = round3(v)
+		}
+	}
+	return d
 }
 
 var manualStopRE = regexp.MustCompile(`^\[\s*([0-9.]+)s\] (\S+): stop, `)

@@ -122,6 +122,11 @@ type providerLog struct {
 	// timestamps: stop (stop command), install (binary and config), start
 	// (start command), gate (start returned → gate passed).
 	Phases map[string]time.Duration
+	// Through etcd's downgrade API: validate + enable → in effect (the
+	// "downgrade in effect" duration); the last "member healthy on target"
+	// → "verified"; and whether verify ended the job with a cancel.
+	DowngradeWait, EndWait time.Duration
+	JobEndedByProvider     bool
 }
 
 type memberStop struct {
@@ -145,6 +150,7 @@ func parseProviderLog(path string) (providerLog, error) {
 	// The phase a member is in, and since when.
 	phase := map[string]string{}
 	since := map[string]time.Time{}
+	var lastHealthy, verified time.Time
 	for _, line := range strings.Split(string(data), "\n") {
 		if !strings.Contains(line, "[INFO]") {
 			continue
@@ -190,8 +196,17 @@ func parseProviderLog(path string) (providerLog, error) {
 			if !at.IsZero() {
 				pl.Stops = append(pl.Stops, memberStop{member: fields["member"], at: at})
 			}
+		case msg == "downgrade in effect":
+			pl.DowngradeWait = dur("duration")
+		case strings.HasPrefix(msg, "downgrade job ended by the provider"):
+			pl.JobEndedByProvider = true
+		case msg == "verified":
+			verified = at
 		case fields["stop_to_healthy"] != "":
 			m := fields["member"]
+			if at.After(lastHealthy) {
+				lastHealthy = at
+			}
 			pl.StopToHealthy[m] = dur("stop_to_healthy")
 			// Older providers logged only stop_to_healthy, stable_for included.
 			pl.StopToStable[m] = dur("stop_to_healthy")
@@ -212,6 +227,9 @@ func parseProviderLog(path string) (providerLog, error) {
 	}
 	if len(pl.StopToHealthy) == 0 {
 		return pl, fmt.Errorf("%s has no stop_to_healthy lines", path)
+	}
+	if !lastHealthy.IsZero() && verified.After(lastHealthy) {
+		pl.EndWait = verified.Sub(lastHealthy)
 	}
 	return pl, nil
 }
