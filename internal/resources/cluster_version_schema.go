@@ -143,7 +143,8 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "The etcd version a cluster runs. Changing `version` performs a zero-downtime rolling replacement over SSH, one member at a time: " +
 			"pre-flight checks, a snapshot, staging of the new binary on every host, then for each member stop, install, config translation, start and a health gate. " +
-			"`terraform plan` shows every step in `rollout`. Patch changes, the 3.4 → 3.5 upgrade and the 3.5 → 3.4 downgrade (to 3.4.32 or later) are supported.\n\n" +
+			"`terraform plan` shows every step in `rollout`. Patch changes and one minor step at a time between 3.4, 3.5, 3.6 and 3.7 are supported; " +
+			"downgrades from 3.6 on go through etcd's downgrade API, which apply enables and waits on before the first member stops.\n\n" +
 			"Creating the resource adopts an existing cluster; destroying it only forgets the cluster.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -154,7 +155,8 @@ func (r *clusterVersionResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"version": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "The etcd release every member should run, exactly `x.y.z` (for example `3.4.34`). " +
-					"Allowed changes: any patch release of the same minor; 3.4 → 3.5; 3.5 → 3.4 when the target is 3.4.32 or later and auth is disabled. " +
+					"Allowed changes: any patch release of the same minor; 3.4 → 3.5; 3.5 → 3.4 when the target is 3.4.32 or later and auth is disabled; " +
+					"3.5 → 3.6 from 3.5.26 or later on every member, with no v2 API data; 3.6 → 3.5 to 3.5.26 or later; 3.6 → 3.7 from 3.6.11 or later, once no member's log holds 3.5-era entries; 3.7 → 3.6 to 3.6.11 or later. " +
 					"When members disagree, state shows `mixed: s1=… s2=…`, so the next plan finishes the job.",
 				Validators: []validator.String{versionValidator()},
 			},
