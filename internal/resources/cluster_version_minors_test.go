@@ -116,6 +116,7 @@ func TestAccClusterVersion_minorChain(t *testing.T) {
 
 	chain := []string{v35latest, v36latest, v37latest, v36latest, v35latest}
 	var steps []resource.TestStep
+	var began time.Time // when the step's plan and apply began
 	for i, v := range chain {
 		v := v
 		step := resource.TestStep{
@@ -130,7 +131,11 @@ func TestAccClusterVersion_minorChain(t *testing.T) {
 				if watch != nil {
 					watch.Check(t)
 				}
-				t.Logf("on %s: %d writes acknowledged so far", v, writer.Acked())
+				// terraform plan and apply of the step, from Terraform's
+				// start to the end of apply: a number, not an assertion.
+				if i > 0 {
+					t.Logf("%s → %s: plan and apply %s; %d writes acknowledged so far", chain[i-1], v, time.Since(began).Round(100*time.Millisecond), writer.Acked())
+				}
 				return nil
 			},
 		}
@@ -140,6 +145,7 @@ func TestAccClusterVersion_minorChain(t *testing.T) {
 				// snapshots on the version it runs.
 				writer.WaitAcked(t, 1000, 2*time.Minute)
 				watch = acctest.WatchLeaders(t, sb.ClientURLs())
+				began = time.Now()
 			}
 		}
 		steps = append(steps, step)
