@@ -53,6 +53,11 @@ func (r WriterReport) String() string {
 		r.Acked, r.Failed, r.P50, r.P99, r.Max, r.LongestGap)
 }
 
+// writePause is each writer client's pause between writes: with four
+// clients about 100 writes a second, a steady load that still leaves the
+// 2-core test machine room for the clusters of the other shard.
+const writePause = 30 * time.Millisecond
+
 // StartWriter starts `clients` concurrent writers against endpoints; each
 // write has a 2 s deadline and failures are counted, not fatal.
 func StartWriter(t *testing.T, endpoints []string, clients int) *Writer {
@@ -106,7 +111,7 @@ func StartWriter(t *testing.T, endpoints []string, clients int) *Writer {
 				w.mu.Unlock()
 				select {
 				case <-ctx.Done():
-				case <-time.After(10 * time.Millisecond):
+				case <-time.After(writePause):
 				}
 			}
 		}()
