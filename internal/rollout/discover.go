@@ -281,7 +281,12 @@ for f in "$@"; do
 done
 echo '== package'
 if [ -n "$bin" ]; then
-  if command -v dpkg-query >/dev/null 2>&1; then dpkg-query -S -- "$(readlink -f -- "$bin")" 2>/dev/null || dpkg-query -S -- "$bin" 2>/dev/null; fi
+  # Debian packages never install into /usr/local (policy 9.1.2), and
+  # dpkg-query -S reads every package's file list: skip it there.
+  case "$(readlink -f -- "$bin")" in
+  /usr/local/*) ;;
+  *) if command -v dpkg-query >/dev/null 2>&1; then dpkg-query -S -- "$(readlink -f -- "$bin")" 2>/dev/null || dpkg-query -S -- "$bin" 2>/dev/null; fi ;;
+  esac
   if command -v rpm >/dev/null 2>&1; then rpm -qf --qf '%{NAME}\n' -- "$bin" 2>/dev/null | grep -v 'not owned'; fi
 fi
 echo '== others'
