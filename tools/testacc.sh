@@ -18,17 +18,13 @@ filter() {
   grep --line-buffered -E '^(--- |PASS|FAIL|ok|panic|\s+--- )|^\s+[a-z_0-9]+_test\.go:[0-9]+: ' | grep --line-buffered -v ' testhosts: ' | sed -u "s/^/[$1] /"
 }
 start=$(date +%s)
-go test -count=1 -timeout "$timeout" -v -run "$shard_a" ./internal/resources/ >test-output-a.log 2>&1 &
+# Each shard's own exit status, not its filter's.
+( go test -count=1 -timeout "$timeout" -v -run "$shard_a" ./internal/resources/ 2>&1 | tee test-output-a.log | filter a; exit "${PIPESTATUS[0]}" ) &
 a=$!
-go test -count=1 -p 1 -timeout "$timeout" -v -skip "$shard_a" ./... >test-output-b.log 2>&1 &
+( go test -count=1 -p 1 -timeout "$timeout" -v -skip "$shard_a" ./... 2>&1 | tee test-output-b.log | filter b; exit "${PIPESTATUS[0]}" ) &
 b=$!
-tail -n +1 -F test-output-a.log 2>/dev/null | filter a &
-ta=$!
-tail -n +1 -F test-output-b.log 2>/dev/null | filter b &
-tb=$!
 wait "$a"; rc_a=$?
 wait "$b"; rc_b=$?
-sleep 1; kill "$ta" "$tb" 2>/dev/null; wait "$ta" "$tb" 2>/dev/null
 cat test-output-a.log test-output-b.log >test-output.log
 echo "== acceptance tests: shard a exit $rc_a, shard b exit $rc_b, $(( $(date +%s) - start )) s"
 if [ "$rc_a" -ne 0 ] || [ "$rc_b" -ne 0 ]; then
