@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -718,7 +719,7 @@ func TestRunRetriesLostConnection(t *testing.T) {
 		t.Fatalf("Run: %v\n%s", err, r.dumpEvents())
 	}
 	if len(dropped) != 4 {
-		t.Errorf("connections dropped after %v only", sortedKeys(dropped))
+		t.Errorf("connections dropped after %v only", slices.Sorted(maps.Keys(dropped)))
 	}
 	if got := r.file("s2", KeptBinaryPath(fakeBinary, mustVersion(t, "3.5.21"))); got != fakeEtcdBinary("3.5.21") {
 		t.Errorf("kept binary after a retried install: %q", got)

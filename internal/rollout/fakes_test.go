@@ -27,7 +27,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -822,15 +821,6 @@ func (r *rig) dumpEvents() string {
 		fmt.Fprintf(&b, "%3d %-7s %s\n", i, e.host, e.what)
 	}
 	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // readOnly tells commands that only read the host: discovery and reading

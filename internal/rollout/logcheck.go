@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -209,7 +210,7 @@ func checkLog(ctx context.Context, h Host, rt Runtime, decide func(*etcdx.SnapIn
 // target minor cannot start on.
 func logProblems(obs Observation, target etcdconf.Version) []Problem {
 	var probs []Problem
-	for _, name := range sortedNames(obs.Logs) {
+	for _, name := range slices.Sorted(maps.Keys(obs.Logs)) {
 		c := obs.Logs[name]
 		switch {
 		case c.OK:
@@ -229,13 +230,4 @@ func logProblems(obs Observation, target etcdconf.Version) []Problem {
 		}
 	}
 	return probs
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	var names []string
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }

@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -470,9 +471,9 @@ func preflightSummary(obs Observation, spec Spec, plan *Plan) string {
 	case paths[etcdconf.PathDowngrade]:
 		parts = append(parts, "auth disabled", fmt.Sprintf("target %s >= %s", spec.Target, etcdconf.MinDowngradeTarget))
 	case paths[etcdconf.PathUpgrade] && len(obs.Logs) > 0 && spec.Target.Minor == 7:
-		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("write-ahead logs of %s hold no 3.5-era entries (etcd 3.7 cannot replay them)", strings.Join(sortedNames(obs.Logs), ", ")))
+		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("write-ahead logs of %s hold no 3.5-era entries (etcd 3.7 cannot replay them)", strings.Join(slices.Sorted(maps.Keys(obs.Logs)), ", ")))
 	case paths[etcdconf.PathUpgrade] && len(obs.Logs) > 0:
-		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("snapshots and write-ahead logs of %s hold no v2 API data (etcd 3.6 cannot start on it)", strings.Join(sortedNames(obs.Logs), ", ")))
+		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target), fmt.Sprintf("snapshots and write-ahead logs of %s hold no v2 API data (etcd 3.6 cannot start on it)", strings.Join(slices.Sorted(maps.Keys(obs.Logs)), ", ")))
 	case paths[etcdconf.PathUpgrade]:
 		parts = append(parts, fmt.Sprintf("upgrade to %s", spec.Target))
 	case len(paths) == 0:
