@@ -265,6 +265,17 @@ func v2CustomKeys(b []byte) ([]string, error) {
 	return keys, nil
 }
 
+// varintFields stores the varint fields of a protobuf message whose
+// numbers are in into; other fields are skipped.
+func varintFields(b []byte, into map[protowire.Number]*uint64) error {
+	return walkFields(b, func(num protowire.Number, t protowire.Type, v uint64, _ []byte) error {
+		if dst, ok := into[num]; ok && t == protowire.VarintType {
+			*dst = v
+		}
+		return nil
+	})
+}
+
 // walkFields calls f for every top-level field of a protobuf message. For
 // varint and fixed fields v is the value; for bytes fields bs is the payload.
 func walkFields(b []byte, f func(num protowire.Number, typ protowire.Type, v uint64, bs []byte) error) error {
@@ -462,31 +473,13 @@ func ScanWAL(segs []WALSegment) (WALInfo, error) {
 				info.LastIndex = e.index
 			case walStateType:
 				crc = rcrc
-				err = walkFields(rdata, func(num protowire.Number, t protowire.Type, v uint64, _ []byte) error {
-					switch {
-					case num == 1 && t == protowire.VarintType:
-						info.Term = v
-					case num == 3 && t == protowire.VarintType:
-						info.Commit = v
-					}
-					return nil
-				})
-				if err != nil {
+				if err := varintFields(rdata, map[protowire.Number]*uint64{1: &info.Term, 3: &info.Commit}); err != nil {
 					return info, fmt.Errorf("%s: hard state at offset %d: %w", seg.Name, off, err)
 				}
 			case walSnapshotType:
 				crc = rcrc
 				var s WALSnapshot
-				err = walkFields(rdata, func(num protowire.Number, t protowire.Type, v uint64, _ []byte) error {
-					switch {
-					case num == 1 && t == protowire.VarintType:
-						s.Index = v
-					case num == 2 && t == protowire.VarintType:
-						s.Term = v
-					}
-					return nil
-				})
-				if err != nil {
+				if err := varintFields(rdata, map[protowire.Number]*uint64{1: &s.Index, 2: &s.Term}); err != nil {
 					return info, fmt.Errorf("%s: snapshot record at offset %d: %w", seg.Name, off, err)
 				}
 				info.Snapshots = append(info.Snapshots, s)
