@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -59,13 +60,13 @@ func readClusterState(t *testing.T, sb *testhosts.Sandbox) clusterState {
 		t.Fatalf("GET /version: %v", err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 512)
-	n, _ := resp.Body.Read(buf)
-	b.Write(buf[:n])
-	if m := regexp.MustCompile(`"etcdcluster":"([^"]+)"`).FindStringSubmatch(b.String()); m != nil {
-		st.cluster = m[1]
+	var v struct {
+		Cluster string `json:"etcdcluster"`
 	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatalf("GET /version: %v", err)
+	}
+	st.cluster = v.Cluster
 	return st
 }
 
