@@ -2,12 +2,15 @@
 # Installs everything the tests, `make demo` and `make bench` need on a fresh
 # Debian 12 machine, as root, and caches every build by version so a second run
 # builds nothing:
-#   Debian packages → Terraform 1.5.7 → etcd 3.5.x/3.6.x/3.7.x (Go module proxy) → etcd 3.4.23 (Debian)
+#   Debian packages → Terraform 1.5.7 and 1.8.5 → etcd 3.5.x/3.6.x/3.7.x (Go module proxy) → etcd 3.4.23 (Debian)
 # It prints nothing but progress; binaries land under $ETCD_TF_CACHE.
 set -euo pipefail
 
 CACHE="${ETCD_TF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-etcd}"
-TERRAFORM_VERSION="${TERRAFORM_VERSION:-1.5.7}"
+# Terraform 1.5.7 is the oldest release we support; 1.8.5 is the newest that
+# `go install` builds (from 1.9 on, Terraform's go.mod has local-path replace
+# directives), and the first with provider-defined functions.
+TERRAFORM_VERSIONS="${TERRAFORM_VERSIONS:-1.5.7 1.8.5}"
 # etcd versions built from the Go module proxy. The first is the sandbox's
 # default; the second is an older patch release for patch-change tests; the
 # rest serve the 3.5 ⇄ 3.6 ⇄ 3.7 tests: the latest patch of each minor
@@ -44,12 +47,18 @@ mkdir -p /run/sshd
 mkdir -p "$CACHE"
 export GOFLAGS=-mod=mod
 
-tf="$CACHE/terraform/$TERRAFORM_VERSION/terraform"
-if [ ! -x "$tf" ]; then
-  log "building terraform $TERRAFORM_VERSION (go install)"
-  GOBIN="$CACHE/terraform/$TERRAFORM_VERSION" go install "github.com/hashicorp/terraform@v$TERRAFORM_VERSION" 2>&1 | grep -v '^go: downloading' || true
-  test -x "$tf"
-fi
+for v in $TERRAFORM_VERSIONS; do
+  tf="$CACHE/terraform/$v/terraform"
+  [ -x "$tf" ] && continue
+  log "building terraform $v (go install)"
+  # version.dev=no drops the "-dev" suffix from 1.6 on, as release builds do;
+  # older releases have no such variable and the linker ignores the flag.
+  GOBIN="$CACHE/terraform/$v" CGO_ENABLED=0 go install -trimpath -ldflags "-X github.com/hashicorp/terraform/version.dev=no" \
+    "github.com/hashicorp/terraform@v$v" 2>&1 | grep -v '^go: downloading' || true
+  out="$(TF_CLI_CONFIG_FILE=/dev/null "$tf" version)"
+  [ "${out%%$'\n'*}" = "Terraform v$v" ] || { rm -f "$tf"; echo "terraform $v reports ${out%%$'\n'*}" >&2; exit 1; }
+  log "${out%%$'\n'*}"
+done
 
 for v in $ETCD_VERSIONS; do
   dir="$CACHE/etcd/$v"
@@ -98,10 +107,10 @@ fi
 if [ -n "${ETCD_BINARY_3_4:-}" ]; then
   log "ETCD_BINARY_3_4=$ETCD_BINARY_3_4: $(version_of "$ETCD_BINARY_3_4")"
 fi
-# OpenTofu, for `make examples-validate` and `make testacc-tofu`. Its version is
+# OpenTofu, for `make examples-validate`, `make test-modules` and `make testacc`. Its version is
 # pinned by tools/opentofu/go.mod, a tools module that repeats OpenTofu's
 # replace directive (`go install pkg@version` refuses modules that have one).
-TOFU_VERSION=1.10.10
+TOFU_VERSION=1.12.6
 tofu="$CACHE/tofu/$TOFU_VERSION/tofu"
 # PREREQS_NO_TOFU=1 skips it for targets that do not use it (make bench).
 if [ ! -x "$tofu" ] && [ -z "${PREREQS_NO_TOFU:-}" ]; then

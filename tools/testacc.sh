@@ -1,34 +1,109 @@
 #!/usr/bin/env bash
-# `make testacc`: every Go test with TF_ACC set, in two processes at once.
-# Usage: tools/testacc.sh TERRAFORM TIMEOUT SHARD_A_REGEXP
+# `make testacc`: every Go test with TF_ACC set, on three CLIs at once.
+# Usage: tools/testacc.sh TIMEOUT
+# Environment (GNUmakefile sets each):
+#   TF157 TF185 TOFU   the CLIs: Terraform 1.5.7, Terraform 1.8.5, OpenTofu 1.12.6
+#   ACC_EVERY_CLI      tests that run on all three CLIs (plan output, exit codes, import, bad input)
+#   ACC_NEEDS_18       tests that need Terraform 1.8+ / OpenTofu 1.7+ (provider functions): 1.8.5 and OpenTofu
+#   ACC_ON_TF185       tests that run on Terraform 1.8.5 only
+#   ACC_ON_TOFU        tests that run on OpenTofu 1.12.6 only
+# Everything else (every other test of every package, unit and acceptance)
+# runs on Terraform 1.5.7. README.md's "Run the tests" has the table.
 #
-# Acceptance tests spend most of their time waiting on etcd (gates, stable
-# periods, restarts), and each sandbox takes a free block of loopback
-# addresses under a lock (internal/testhosts/block.go), so two run side by
-# side on a 2-core machine. Shard a runs the internal/resources tests that
-# SHARD_A_REGEXP matches; shard b runs every package with those skipped.
-# The console shows each test's result, its t.Log lines and, on failure,
-# the failing tests' output; test-output.log has everything.
+# The whole suite on each of three CLIs would take about three hours on a
+# 2-core machine; a rollout's behaviour is the provider's, not the CLI's, so
+# each rollout test runs once, on one CLI, and the tests of what a CLI does
+# with the provider (plans, exit codes, import, errors) run on every CLI.
+#
+# TF_ACC_TERRAFORM_PATH=/path/to/terraform (or tofu) runs every test on that
+# one CLI instead, in the same three processes: for a newer CLI on PATH.
+#
+# The three processes run side by side: each sandbox takes a free block of
+# loopback addresses under a lock (internal/testhosts/block.go), and much of
+# an acceptance test is spent waiting on etcd. The console shows each test's
+# result, its t.Log lines and, on failure, the failing tests' output; at the
+# end, every skipped test with its reason. test-output.log has everything.
 set -uo pipefail
 
-tf="$1" timeout="$2" shard_a="$3"
+timeout="$1"
 cd "$(dirname "$0")/.."
-export TF_ACC=1 TF_ACC_TERRAFORM_PATH="$tf"
+export TF_ACC=1
+one_cli="${TF_ACC_TERRAFORM_PATH:-}"
+unset TF_ACC_TERRAFORM_PATH
+
+# cli_env CLI: the environment terraform-plugin-testing needs to drive CLI.
+# It serves the provider in-process and hands the CLI its address through
+# TF_REATTACH_PROVIDERS, as TF_ACC_PROVIDER_HOST/TF_ACC_PROVIDER_NAMESPACE/etcd,
+# by default under Terraform's registry host with the namespaces "-" and
+# "hashicorp". OpenTofu rejects the "-" namespace on any host but its own and
+# resolves an unqualified `provider "etcd"` under its own default host. So for
+# OpenTofu: namespace hashicorp, and the host that binary reports for an
+# unqualified provider.
+cli_env() {
+  local cli="$1" version probe host
+  test -x "$cli" || { echo "$cli: not found; run make prereqs" >&2; return 1; }
+  version="$(TF_CLI_CONFIG_FILE=/dev/null "$cli" version)"
+  echo "TF_ACC_TERRAFORM_PATH=$cli"
+  case "$version" in
+  OpenTofu*)
+    probe="$(mktemp -d)"
+    echo 'provider "probe" {}' >"$probe/main.tf"
+    host="$(cd "$probe" && TF_CLI_CONFIG_FILE=/dev/null "$cli" providers -no-color | sed -n 's|.*provider\[\([^/]*\)/hashicorp/probe\].*|\1|p')"
+    rm -rf "$probe"
+    [ -n "$host" ] || { echo "cannot tell the default provider host of $cli" >&2; return 1; }
+    echo "TF_ACC_PROVIDER_HOST=$host"
+    echo "TF_ACC_PROVIDER_NAMESPACE=hashicorp"
+    ;;
+  esac
+}
+
 filter() {
   grep --line-buffered -E '^(--- |PASS|FAIL|ok|panic|\s+--- )|^\s+[a-z_0-9]+_test\.go:[0-9]+: ' | grep --line-buffered -v ' testhosts: ' | sed -u "s/^/[$1] /"
 }
+
+# shard NAME CLI GO-TEST-ARGS...: one go test process, in the background.
+pids=() names=()
+shard() {
+  local name="$1" cli="${one_cli:-$2}" env
+  shift 2
+  env="$(cli_env "$cli")" || exit 1
+  echo "== [$name] $(TF_CLI_CONFIG_FILE=/dev/null "$cli" version | head -1): go test $*"
+  # Each shard's own exit status, not its filter's.
+  (
+    began=$(date +%s)
+    env $env go test -count=1 -timeout "$timeout" -v "$@" 2>&1 | tee "test-output-$name.log" | filter "$name"
+    rc="${PIPESTATUS[0]}"
+    echo "== [$name] exit $rc after $(( $(date +%s) - began )) s"
+    exit "$rc"
+  ) &
+  pids+=($!) names+=("$name")
+}
+
 start=$(date +%s)
-# Each shard's own exit status, not its filter's.
-( go test -count=1 -timeout "$timeout" -v -run "$shard_a" ./internal/resources/ 2>&1 | tee test-output-a.log | filter a; exit "${PIPESTATUS[0]}" ) &
-a=$!
-( go test -count=1 -p 1 -timeout "$timeout" -v -skip "$shard_a" ./... 2>&1 | tee test-output-b.log | filter b; exit "${PIPESTATUS[0]}" ) &
-b=$!
-wait "$a"; rc_a=$?
-wait "$b"; rc_b=$?
-cat test-output-a.log test-output-b.log >test-output.log
-echo "== acceptance tests: shard a exit $rc_a, shard b exit $rc_b, $(( $(date +%s) - start )) s"
-if [ "$rc_a" -ne 0 ] || [ "$rc_b" -ne 0 ]; then
-  echo "== output of the failing tests (all of it: test-output.log)"
+rm -f test-output-*.log
+resources="./internal/resources/ ./internal/functions/"
+shard tf1.5.7 "$TF157" -p 1 -skip "$ACC_ON_TF185|$ACC_ON_TOFU|$ACC_NEEDS_18" ./...
+shard tf1.8.5 "$TF185" -run "$ACC_ON_TF185|$ACC_EVERY_CLI|$ACC_NEEDS_18" $resources
+shard tofu1.12.6 "$TOFU" -run "$ACC_ON_TOFU|$ACC_EVERY_CLI|$ACC_NEEDS_18" $resources
+
+failed=()
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed+=("${names[$i]}")
+done
+cat $(printf 'test-output-%s.log ' "${names[@]}") >test-output.log
+
+# Every skipped test, with the reason it logged (the line before its SKIP).
+skips="$(awk '
+  /^\s+[A-Za-z0-9_.]+\.go:[0-9]+: / { reason = $0; sub(/^\s+/, "", reason); next }
+  /^\s*--- SKIP: / { name = $3; print "  " name ": " reason; reason = ""; next }
+  /^=== RUN/ { reason = "" }
+' test-output.log | sort -u)"
+echo "== skipped: $(printf '%s' "$skips" | grep -c .) tests"
+[ -z "$skips" ] || printf '%s\n' "$skips"
+
+echo "== acceptance tests: $(( $(date +%s) - start )) s; $(grep -c -E '^--- PASS' test-output.log) top-level tests passed"
+if ((${#failed[@]})); then
+  echo "== failed: ${failed[*]}; output of the failing tests (all of it: test-output.log)"
   grep -B80 -A2 -E '^\s*--- FAIL' test-output.log | grep -v '^        {' | head -400
   exit 1
 fi

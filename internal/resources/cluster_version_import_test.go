@@ -30,8 +30,10 @@ resource "etcd_cluster_version" "test" {
 `, version, acctest.Members(sb))
 }
 
-// Import by client URLs discovers the members; a plan with matching
-// configuration afterwards is empty.
+// Import by client URLs discovers the members, through an import block
+// (the plan shows a no-op import, as examples/resources/etcd_cluster_version/
+// import-by-string-id.tf does it) and through `terraform import`; a plan with
+// matching configuration afterwards is empty.
 func TestAccClusterVersion_import(t *testing.T) {
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35 := testhosts.DefaultEtcdVersion
@@ -39,6 +41,16 @@ func TestAccClusterVersion_import(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.Factories,
 		Steps: []resource.TestStep{
+			{
+				// An import block: the framework appends
+				// import { to = etcd_cluster_version.test, id = importID }
+				// and fails unless the plan imports it with no change.
+				Config:          minimalConfig(sb, v35),
+				ResourceName:    res,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   importID,
+			},
 			{
 				Config:             minimalConfig(sb, v35),
 				ResourceName:       res,

@@ -645,7 +645,7 @@ func TestIntegrationPassphraseKey(t *testing.T) {
 func TestIntegrationAgent(t *testing.T) {
 	sb := sandbox(t, 1)
 	if _, err := exec.LookPath("ssh-agent"); err != nil {
-		t.Skip("no ssh-agent")
+		testhosts.SkipOrFail(t, "no ssh-agent on PATH (Debian's openssh-client has it; run make prereqs)")
 	}
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	agentCmd := exec.Command("ssh-agent", "-D", "-a", sock)
