@@ -20,9 +20,9 @@ mock_provider "etcd" {
     defaults = {
       cluster_version = "3.5.0"
       members = {
-        s1 = { healthy = true, version = "3.5.21" }
-        s2 = { healthy = true, version = "3.5.21" }
-        s3 = { healthy = true, version = "3.5.21" }
+        s1 = { id = "aaaaaaaaaaaaaaa1", healthy = true, version = "3.5.21", is_leader = true, is_learner = false, client_urls = ["https://10.0.0.11:2379"], peer_urls = ["https://10.0.0.11:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
+        s2 = { id = "aaaaaaaaaaaaaaa2", healthy = true, version = "3.5.21", is_leader = false, is_learner = false, client_urls = ["https://10.0.0.12:2379"], peer_urls = ["https://10.0.0.12:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
+        s3 = { id = "aaaaaaaaaaaaaaa3", healthy = true, version = "3.5.21", is_leader = false, is_learner = false, client_urls = ["https://10.0.0.13:2379"], peer_urls = ["https://10.0.0.13:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
       }
     }
   }
@@ -39,7 +39,7 @@ variables {
 
 run "outputs_pass_through_what_the_resource_reads" {
   assert {
-    condition     = output.member_versions == { s1 = "3.5.21", s2 = "3.5.21", s3 = "3.5.21" }
+    condition     = output.member_versions == tomap({ s1 = "3.5.21", s2 = "3.5.21", s3 = "3.5.21" })
     error_message = "member_versions must be the resource's member_versions"
   }
   assert {
@@ -47,7 +47,7 @@ run "outputs_pass_through_what_the_resource_reads" {
     error_message = "cluster_version must be the resource's cluster_version"
   }
   assert {
-    condition     = output.rollout == ["nothing to do: every member runs 3.5.21"]
+    condition     = output.rollout == tolist(["nothing to do: every member runs 3.5.21"])
     error_message = "rollout must be the resource's rollout"
   }
 }
@@ -74,8 +74,6 @@ run "defaults_reach_the_resource" {
 }
 
 run "binary_source_sets_the_binary" {
-  command = plan
-
   variables {
     binary_source = "https://downloads.example.net/etcd/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz"
     binary_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -146,24 +144,25 @@ run "check_reports_a_member_on_another_version" {
     values = {
       cluster_version = "3.5.0"
       members = {
-        s1 = { healthy = true, version = "3.5.21" }
-        s2 = { healthy = true, version = "3.5.16" }
-        s3 = { healthy = true, version = "3.5.21" }
+        s1 = { id = "aaaaaaaaaaaaaaa1", healthy = true, version = "3.5.21", is_leader = true, is_learner = false, client_urls = ["https://10.0.0.11:2379"], peer_urls = ["https://10.0.0.11:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
+        s2 = { id = "aaaaaaaaaaaaaaa2", healthy = true, version = "3.5.16", is_leader = false, is_learner = false, client_urls = ["https://10.0.0.12:2379"], peer_urls = ["https://10.0.0.12:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
+        s3 = { id = "aaaaaaaaaaaaaaa3", healthy = true, version = "3.5.21", is_leader = false, is_learner = false, client_urls = ["https://10.0.0.13:2379"], peer_urls = ["https://10.0.0.13:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
       }
     }
   }
   expect_failures = [check.etcd_members_healthy_on_version]
 }
 
+# s3 answers on the right version but fails its health check.
 run "check_reports_an_unhealthy_member" {
   override_data {
     target = data.etcd_cluster.live
     values = {
       cluster_version = "3.5.0"
       members = {
-        s1 = { healthy = true, version = "3.5.21" }
-        s2 = { healthy = true, version = "3.5.21" }
-        s3 = { healthy = false, version = null }
+        s1 = { id = "aaaaaaaaaaaaaaa1", healthy = true, version = "3.5.21", is_leader = true, is_learner = false, client_urls = ["https://10.0.0.11:2379"], peer_urls = ["https://10.0.0.11:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
+        s2 = { id = "aaaaaaaaaaaaaaa2", healthy = true, version = "3.5.21", is_leader = false, is_learner = false, client_urls = ["https://10.0.0.12:2379"], peer_urls = ["https://10.0.0.12:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
+        s3 = { id = "aaaaaaaaaaaaaaa3", healthy = false, version = "3.5.21", is_leader = false, is_learner = false, client_urls = ["https://10.0.0.13:2379"], peer_urls = ["https://10.0.0.13:2380"], db_size = 20480, storage_version = null, downgrade_target_version = null }
       }
     }
   }
