@@ -139,6 +139,8 @@ run "durations_must_parse" {
 }
 
 run "check_reports_a_member_on_another_version" {
+  command = plan
+
   override_data {
     target = data.etcd_cluster.live
     values = {
@@ -155,6 +157,8 @@ run "check_reports_a_member_on_another_version" {
 
 # s3 answers on the right version but fails its health check.
 run "check_reports_an_unhealthy_member" {
+  command = plan
+
   override_data {
     target = data.etcd_cluster.live
     values = {
