@@ -28,6 +28,12 @@ set -uo pipefail
 timeout="$1"
 cd "$(dirname "$0")/.."
 export TF_ACC=1
+# A CLI config file that does not exist makes OpenTofu print a warning
+# before its version, which terraform-plugin-testing cannot parse.
+if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then
+  echo "== TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE does not exist; running without it"
+  unset TF_CLI_CONFIG_FILE
+fi
 one_cli="${TF_ACC_TERRAFORM_PATH:-}"
 unset TF_ACC_TERRAFORM_PATH
 

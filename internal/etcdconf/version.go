@@ -209,92 +209,180 @@ func CheckTransition(from, to Version) (Path, error) {
 	refuse := func(reason string) (Path, error) {
 		return PathNone, &TransitionError{From: from, To: to, Reason: reason, Allowed: AllowedTargets(from)}
 	}
-	switch {
-	case from == to:
-		return PathNone, nil
-	case from.SameMinor(to):
-		return PathPatch, nil
-	case from.SameMinor(v34) && to.SameMinor(v35):
-		return PathUpgrade, nil
-	case from.SameMinor(v35) && to.SameMinor(v34):
-		if to.Compare(MinDowngradeTarget) < 0 {
-			return refuse(fmt.Sprintf("a downgrade to 3.4 needs %s or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster", MinDowngradeTarget))
+	if p, reason, ok := checkStep(from, to); ok {
+		if reason != "" {
+			return refuse(reason)
 		}
-		return PathDowngrade, nil
-	case from.SameMinor(v35) && to.SameMinor(v36):
-		if from.Compare(MinUpgradeFrom35) < 0 {
-			return refuse(fmt.Sprintf("the upgrade to 3.6 needs every member on %s or later first: 3.5 releases before 3.5.20 do not persist learner promotions (3.6 then fails with \"too many learner members\"), before 3.5.24 carry that bad membership in snapshots, and before 3.5.26 let removed members reappear on 3.6; etcd repairs the data when a member starts on the fixed release, so change version to the latest 3.5 patch release and apply that first", MinUpgradeFrom35))
-		}
-		return PathUpgrade, nil
-	case from.SameMinor(v36) && to.SameMinor(v35):
-		if to.Compare(MinUpgradeFrom35) < 0 {
-			return refuse(fmt.Sprintf("a downgrade to 3.5 needs %s or later as the target, the oldest 3.5 release the cluster can later be upgraded from again", MinUpgradeFrom35))
-		}
-		return PathDowngrade, nil
-	case from.SameMinor(v36) && to.SameMinor(v37):
-		if from.Compare(MinUpgradeFrom36) < 0 {
-			return refuse(fmt.Sprintf("etcd's 3.7 upgrade guide asks for %s or later on every member first; change version to the latest 3.6 patch release and apply that first", MinUpgradeFrom36))
-		}
-		return PathUpgrade, nil
-	case from.SameMinor(v37) && to.SameMinor(v36):
-		if to.Compare(MinUpgradeFrom36) < 0 {
-			return refuse(fmt.Sprintf("a downgrade to 3.6 needs %s or later as the target, the oldest 3.6 release the cluster can later be upgraded from again", MinUpgradeFrom36))
-		}
-		return PathDowngrade, nil
+		return p, nil
 	}
 	if from.Major == to.Major && (from.Minor-to.Minor > 1 || to.Minor-from.Minor > 1) {
-		if steps := minorSteps(from, to); steps != "" {
-			return refuse("it skips a minor version; etcd changes one minor version at a time: " + steps)
+		const skip = "it skips a minor version; etcd changes one minor version at a time"
+		steps, reason, ok := route(from, to)
+		switch {
+		case !ok:
+			return refuse(skip)
+		case reason != "":
+			return refuse(skip + ", and " + reason)
 		}
-		return refuse("it skips a minor version; etcd changes one minor version at a time")
+		return refuse(skip + ": " + minorSteps(from, steps))
 	}
 	return refuse("the supported changes are patch releases and one minor step between 3.4, 3.5, 3.6 and 3.7")
+}
+
+// checkStep classifies a change that is at most one minor step between
+// supported series, or a patch change: ok is false for anything else. A
+// refused step has a reason.
+func checkStep(from, to Version) (p Path, reason string, ok bool) {
+	switch {
+	case from == to:
+		return PathNone, "", true
+	case from.SameMinor(to):
+		return PathPatch, "", true
+	case from.SameMinor(v34) && to.SameMinor(v35):
+		return PathUpgrade, "", true
+	case from.SameMinor(v35) && to.SameMinor(v34):
+		if to.Compare(MinDowngradeTarget) < 0 {
+			return PathNone, fmt.Sprintf("a downgrade to 3.4 needs %s or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster", MinDowngradeTarget), true
+		}
+		return PathDowngrade, "", true
+	case from.SameMinor(v35) && to.SameMinor(v36):
+		if from.Compare(MinUpgradeFrom35) < 0 {
+			return PathNone, fmt.Sprintf("the upgrade to 3.6 needs every member on %s or later first: 3.5 releases before 3.5.20 do not persist learner promotions (3.6 then fails with \"too many learner members\"), before 3.5.24 carry that bad membership in snapshots, and before 3.5.26 let removed members reappear on 3.6; etcd repairs the data when a member starts on the fixed release, so change version to the latest 3.5 patch release and apply that first", MinUpgradeFrom35), true
+		}
+		return PathUpgrade, "", true
+	case from.SameMinor(v36) && to.SameMinor(v35):
+		if to.Compare(MinUpgradeFrom35) < 0 {
+			return PathNone, fmt.Sprintf("a downgrade to 3.5 needs %s or later as the target, the oldest 3.5 release the cluster can later be upgraded from again", MinUpgradeFrom35), true
+		}
+		return PathDowngrade, "", true
+	case from.SameMinor(v36) && to.SameMinor(v37):
+		if from.Compare(MinUpgradeFrom36) < 0 {
+			return PathNone, fmt.Sprintf("etcd's 3.7 upgrade guide asks for %s or later on every member first; change version to the latest 3.6 patch release and apply that first", MinUpgradeFrom36), true
+		}
+		return PathUpgrade, "", true
+	case from.SameMinor(v37) && to.SameMinor(v36):
+		if to.Compare(MinUpgradeFrom36) < 0 {
+			return PathNone, fmt.Sprintf("a downgrade to 3.6 needs %s or later as the target, the oldest 3.6 release the cluster can later be upgraded from again", MinUpgradeFrom36), true
+		}
+		return PathDowngrade, "", true
+	}
+	return PathNone, "", false
 }
 
 // supported are the minor series the provider can move between.
 var supported = []Version{v34, v35, v36, v37}
 
-// minorSteps names the applies that take from to to one minor at a time,
-// when both are supported series: "apply 3.6.x first, then 3.7.3".
-func minorSteps(from, to Version) string {
-	fi, ti := -1, -1
+// seriesIndex returns v's index in supported, or -1.
+func seriesIndex(v Version) int {
 	for i, s := range supported {
-		if from.SameMinor(s) {
-			fi = i
-		}
-		if to.SameMinor(s) {
-			ti = i
+		if v.SameMinor(s) {
+			return i
 		}
 	}
-	if fi < 0 || ti < 0 {
-		return ""
-	}
-	var via []string
-	for i := fi; i != ti; {
-		if ti > fi {
-			i++
-		} else {
-			i--
-		}
-		if i != ti {
-			via = append(via, stepTarget(supported[i], ti > fi))
-		}
-	}
-	return fmt.Sprintf("change version to %s and apply, then to %s", strings.Join(via, " and apply, then to "), to)
+	return -1
 }
 
-// stepTarget is the release to name for an intermediate series: the oldest
-// release the next step allows, as "3.6.11 or later".
-func stepTarget(series Version, up bool) string {
+// UpgradePath returns the versions to set, in order, one apply each, to take
+// a cluster on `from` to `to`, upgrades and downgrades alike: one minor series
+// at a time, and on the way up first to the patch release from's series needs
+// before it may leave it (MinUpgradeFrom35 before 3.6, MinUpgradeFrom36 before
+// 3.7). Each version before the last is the oldest release the next step
+// allows (up: MinUpgradeFrom35, MinUpgradeFrom36; down: MinUpgradeFrom36,
+// MinUpgradeFrom35, MinDowngradeTarget); any later patch release of its series
+// works too. The last is `to`; the path is empty, not nil, when from == to.
+// Every step passes CheckTransition. When no path exists (`to` is older than
+// the oldest release a downgrade to its series allows, or a series is not
+// supported) the error is the one CheckTransition(from, to) returns.
+func UpgradePath(from, to Version) ([]Version, error) {
+	steps, reason, ok := route(from, to)
+	if ok && reason == "" {
+		return steps, nil
+	}
+	_, err := CheckTransition(from, to)
+	return nil, err
+}
+
+// route is UpgradePath without the error: the steps from → to, or the
+// reason the step that cannot be made is refused; ok is false when from
+// and to are in different series and one of them is not supported.
+func route(from, to Version) (steps []Version, reason string, ok bool) {
+	steps = []Version{}
+	if from == to {
+		return steps, "", true
+	}
+	fi, ti := seriesIndex(from), seriesIndex(to)
+	switch {
+	case from.SameMinor(to):
+		steps = append(steps, to)
+	case fi < 0 || ti < 0:
+		return nil, "", false
+	case ti > fi:
+		for i := fi; i < ti; i++ {
+			need := minUpgradeFrom(supported[i])
+			if i > fi || from.Compare(need) < 0 {
+				steps = append(steps, need)
+			}
+		}
+		steps = append(steps, to)
+	default:
+		for i := fi - 1; i > ti; i-- {
+			steps = append(steps, minDowngradeTo(supported[i]))
+		}
+		steps = append(steps, to)
+	}
+	at := from
+	for _, s := range steps {
+		if _, reason, _ := checkStep(at, s); reason != "" {
+			return nil, reason, true
+		}
+		at = s
+	}
+	return steps, "", true
+}
+
+// minUpgradeFrom is the oldest release of series that may upgrade to the
+// next minor.
+func minUpgradeFrom(series Version) Version {
 	switch {
 	case series.SameMinor(v35):
-		return MinUpgradeFrom35.String() + " or later"
+		return MinUpgradeFrom35
 	case series.SameMinor(v36):
-		return MinUpgradeFrom36.String() + " or later"
-	case series.SameMinor(v34) && !up:
-		return MinDowngradeTarget.String() + " or later"
+		return MinUpgradeFrom36
 	}
-	return series.MinorVersion() + ".x"
+	return Version{series.Major, series.Minor, 0}
+}
+
+// minDowngradeTo is the oldest release of series that a downgrade from the
+// next minor may target.
+func minDowngradeTo(series Version) Version {
+	switch {
+	case series.SameMinor(v34):
+		return MinDowngradeTarget
+	case series.SameMinor(v35):
+		return MinUpgradeFrom35
+	case series.SameMinor(v36):
+		return MinUpgradeFrom36
+	}
+	return Version{series.Major, series.Minor, 0}
+}
+
+// minorSteps names the applies of steps (a route from `from`) that cross
+// minor series: "change version to 3.6.11 or later and apply, then to
+// 3.7.3". A first step within from's own series (3.5.21 → 3.5.26 before
+// 3.6) is not named, as the plan has never named it: the refusal of the
+// next step asks for it. UpgradePath lists it.
+func minorSteps(from Version, steps []Version) string {
+	if len(steps) > 0 && steps[0].SameMinor(from) {
+		steps = steps[1:]
+	}
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = s.String()
+		if i < len(steps)-1 {
+			names[i] += " or later"
+		}
+	}
+	return "change version to " + strings.Join(names, " and apply, then to ")
 }
 
 // AllowedTargets describes, in words, the versions a member on `from` may

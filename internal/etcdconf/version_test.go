@@ -2,6 +2,7 @@ package etcdconf
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -136,6 +137,17 @@ func TestCheckTransitionErrors(t *testing.T) {
 		{"3.5.35", "3.7.3", "etcd 3.5.35 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.7.3; from 3.5.35 the allowed targets are: " + from35},
 		{"3.7.3", "3.5.35", "etcd 3.7.3 → 3.5.35 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.5.35; from 3.7.3 the allowed targets are: " + from37},
 		{"3.4.34", "3.7.3", "etcd 3.4.34 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.5.26 or later and apply, then to 3.6.11 or later and apply, then to 3.7.3; from 3.4.34 the allowed targets are: any 3.4.x patch release, or any 3.5.x release (upgrade)"},
+		{"3.4.23", "3.7.3", "etcd 3.4.23 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.5.26 or later and apply, then to 3.6.11 or later and apply, then to 3.7.3; from 3.4.23 the allowed targets are: any 3.4.x patch release, or any 3.5.x release (upgrade)"},
+		{"3.7.3", "3.4.34", "etcd 3.7.3 → 3.4.34 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.5.26 or later and apply, then to 3.4.34; from 3.7.3 the allowed targets are: " + from37},
+		// The first step within 3.5 (to 3.5.26) is left to the refusal of
+		// the next one, as the plan has always said it.
+		{"3.5.21", "3.7.3", "etcd 3.5.21 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.7.3; from 3.5.21 the allowed targets are: " + from35},
+		// A target no path reaches: the step that cannot be made says why,
+		// instead of naming steps that end in a refusal.
+		{"3.7.3", "3.5.21", "etcd 3.7.3 → 3.5.21 is not allowed: it skips a minor version; etcd changes one minor version at a time, and a downgrade to 3.5 needs 3.5.26 or later as the target, the oldest 3.5 release the cluster can later be upgraded from again; from 3.7.3 the allowed targets are: " + from37},
+		{"3.6.16", "3.4.23", "etcd 3.6.16 → 3.4.23 is not allowed: it skips a minor version; etcd changes one minor version at a time, and a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.6.16 the allowed targets are: " + from36},
+		{"3.7.3", "3.4.23", "etcd 3.7.3 → 3.4.23 is not allowed: it skips a minor version; etcd changes one minor version at a time, and a downgrade to 3.4 needs 3.4.32 or later, because older 3.4 releases lack --next-cluster-version-compatible and refuse to join a 3.5 cluster; from 3.7.3 the allowed targets are: " + from37},
+		{"3.7.3", "3.2.0", "etcd 3.7.3 → 3.2.0 is not allowed: it skips a minor version; etcd changes one minor version at a time; from 3.7.3 the allowed targets are: " + from37},
 		{"3.5.21", "3.6.5", "etcd 3.5.21 → 3.6.5 is not allowed: the upgrade to 3.6 needs every member on 3.5.26 or later first: 3.5 releases before 3.5.20 do not persist learner promotions (3.6 then fails with \"too many learner members\"), before 3.5.24 carry that bad membership in snapshots, and before 3.5.26 let removed members reappear on 3.6; etcd repairs the data when a member starts on the fixed release, so change version to the latest 3.5 patch release and apply that first; from 3.5.21 the allowed targets are: " + from35},
 		{"3.6.5", "3.5.21", "etcd 3.6.5 → 3.5.21 is not allowed: a downgrade to 3.5 needs 3.5.26 or later as the target, the oldest 3.5 release the cluster can later be upgraded from again; from 3.6.5 the allowed targets are: " + from36},
 		{"3.6.10", "3.7.3", "etcd 3.6.10 → 3.7.3 is not allowed: etcd's 3.7 upgrade guide asks for 3.6.11 or later on every member first; change version to the latest 3.6 patch release and apply that first; from 3.6.10 the allowed targets are: " + from36},
@@ -157,6 +169,115 @@ func TestCheckTransitionErrors(t *testing.T) {
 			t.Errorf("error is %T, want *TransitionError", err)
 		}
 	}
+}
+
+func TestUpgradePath(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		want     []string
+	}{
+		{"3.5.21", "3.5.21", []string{}},
+		{"3.5.21", "3.5.16", []string{"3.5.16"}},
+		{"3.4.23", "3.5.0", []string{"3.5.0"}},
+		{"3.5.21", "3.4.34", []string{"3.4.34"}},
+		{"3.5.21", "3.6.0", []string{"3.5.26", "3.6.0"}},
+		{"3.5.26", "3.6.0", []string{"3.6.0"}},
+		{"3.5.21", "3.7.3", []string{"3.5.26", "3.6.11", "3.7.3"}},
+		{"3.5.35", "3.7.3", []string{"3.6.11", "3.7.3"}},
+		{"3.4.23", "3.7.3", []string{"3.5.26", "3.6.11", "3.7.3"}},
+		{"3.4.34", "3.6.16", []string{"3.5.26", "3.6.16"}},
+		{"3.6.0", "3.7.0", []string{"3.6.11", "3.7.0"}},
+		{"3.6.0", "3.5.26", []string{"3.5.26"}},
+		{"3.7.3", "3.5.26", []string{"3.6.11", "3.5.26"}},
+		{"3.7.0", "3.4.32", []string{"3.6.11", "3.5.26", "3.4.32"}},
+		{"3.6.16", "3.4.34", []string{"3.5.26", "3.4.34"}},
+		{"3.8.0", "3.8.1", []string{"3.8.1"}}, // a patch change, as CheckTransition allows
+	} {
+		got, err := UpgradePath(mustVersion(t, tc.from), mustVersion(t, tc.to))
+		if err != nil {
+			t.Errorf("UpgradePath(%s, %s): %v", tc.from, tc.to, err)
+			continue
+		}
+		if got == nil {
+			t.Errorf("UpgradePath(%s, %s) = nil, want an empty path", tc.from, tc.to)
+		}
+		if s := versionStrings(got); !slices.Equal(s, tc.want) {
+			t.Errorf("UpgradePath(%s, %s) = %q, want %q", tc.from, tc.to, s, tc.want)
+		}
+	}
+}
+
+func TestUpgradePathErrors(t *testing.T) {
+	for _, tc := range [][2]string{
+		{"3.5.21", "3.4.23"}, {"3.6.5", "3.5.21"}, {"3.7.3", "3.6.5"},
+		{"3.7.3", "3.5.21"}, {"3.7.3", "3.4.23"}, {"3.6.16", "3.4.31"},
+		{"3.3.27", "3.4.34"}, {"3.5.21", "3.3.27"}, {"3.7.3", "3.8.0"}, {"2.3.8", "3.4.34"}, {"3.7.3", "4.0.0"},
+	} {
+		from, to := mustVersion(t, tc[0]), mustVersion(t, tc[1])
+		got, err := UpgradePath(from, to)
+		if err == nil {
+			t.Errorf("UpgradePath(%s, %s) = %v, want an error", from, to, got)
+			continue
+		}
+		_, want := CheckTransition(from, to)
+		if want == nil || err.Error() != want.Error() {
+			t.Errorf("UpgradePath(%s, %s) error\n got: %v\nwant: %v (CheckTransition's)", from, to, err, want)
+		}
+	}
+}
+
+// TestUpgradePathSteps: for every pair, the path is made of steps that
+// CheckTransition allows, one minor at a time, ending at the target; an
+// allowed transition is its own one-step path; and no path means
+// CheckTransition refuses, with the same error.
+func TestUpgradePathSteps(t *testing.T) {
+	var versions []Version
+	for _, s := range []string{"3.4.23", "3.4.31", "3.4.32", "3.4.34", "3.5.0", "3.5.21", "3.5.26", "3.5.35", "3.6.0", "3.6.10", "3.6.11", "3.6.16", "3.7.0", "3.7.3"} {
+		versions = append(versions, mustVersion(t, s))
+	}
+	paths := 0
+	for _, from := range versions {
+		for _, to := range versions {
+			steps, err := UpgradePath(from, to)
+			_, direct := CheckTransition(from, to)
+			if err != nil {
+				if direct == nil || err.Error() != direct.Error() {
+					t.Errorf("%s → %s: UpgradePath error %v, CheckTransition error %v", from, to, err, direct)
+				}
+				continue
+			}
+			paths++
+			switch {
+			case from == to && len(steps) != 0:
+				t.Errorf("%s → %s: path %v, want none", from, to, steps)
+			case from != to && (len(steps) == 0 || steps[len(steps)-1] != to):
+				t.Errorf("%s → %s: path %v does not end at the target", from, to, steps)
+			case direct == nil && from != to && len(steps) != 1:
+				t.Errorf("%s → %s is allowed, but the path is %v", from, to, steps)
+			}
+			at := from
+			for _, s := range steps {
+				if _, err := CheckTransition(at, s); err != nil {
+					t.Errorf("%s → %s: step %s → %s of %v: %v", from, to, at, s, steps, err)
+				}
+				if s == at || s.Minor-at.Minor > 1 || at.Minor-s.Minor > 1 {
+					t.Errorf("%s → %s: step %s → %s of %v", from, to, at, s, steps)
+				}
+				at = s
+			}
+		}
+	}
+	if paths < len(versions)*len(versions)*3/4 {
+		t.Errorf("only %d of %d pairs have a path", paths, len(versions)*len(versions))
+	}
+}
+
+func versionStrings(vs []Version) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out
 }
 
 func TestPathString(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/functions"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/providerdata"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/resources"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
@@ -38,6 +40,7 @@ const (
 var (
 	_ provider.Provider                   = (*etcdProvider)(nil)
 	_ provider.ProviderWithValidateConfig = (*etcdProvider)(nil)
+	_ provider.ProviderWithFunctions      = (*etcdProvider)(nil)
 )
 
 type etcdProvider struct{ version string }
@@ -347,4 +350,10 @@ func (p *etcdProvider) Resources(context.Context) []func() resource.Resource {
 
 func (p *etcdProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{resources.NewClusterDataSource}
+}
+
+// Functions are the provider-defined functions (Terraform 1.8+, OpenTofu
+// 1.7+), which need no provider configuration.
+func (p *etcdProvider) Functions(context.Context) []func() function.Function {
+	return functions.All()
 }
