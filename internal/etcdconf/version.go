@@ -224,7 +224,7 @@ func CheckTransition(from, to Version) (Path, error) {
 		case reason != "":
 			return refuse(skip + ", and " + reason)
 		}
-		return refuse(skip + ": " + minorSteps(from, steps))
+		return refuse(skip + ": " + minorSteps(steps))
 	}
 	return refuse("the supported changes are patch releases and one minor step between 3.4, 3.5, 3.6 and 3.7")
 }
@@ -366,15 +366,11 @@ func minDowngradeTo(series Version) Version {
 	return Version{series.Major, series.Minor, 0}
 }
 
-// minorSteps names the applies of steps (a route from `from`) that cross
-// minor series: "change version to 3.6.11 or later and apply, then to
-// 3.7.3". A first step within from's own series (3.5.21 → 3.5.26 before
-// 3.6) is not named, as the plan has never named it: the refusal of the
-// next step asks for it. UpgradePath lists it.
-func minorSteps(from Version, steps []Version) string {
-	if len(steps) > 0 && steps[0].SameMinor(from) {
-		steps = steps[1:]
-	}
+// minorSteps names the applies of a route, as UpgradePath returns it: "change
+// version to 3.5.26 or later and apply, then to 3.6.11 or later and apply,
+// then to 3.7.3". A first step within the current series (3.5.21 → 3.5.26
+// before 3.6) is named too, so following the message never meets a refusal.
+func minorSteps(steps []Version) string {
 	names := make([]string, len(steps))
 	for i, s := range steps {
 		names[i] = s.String()

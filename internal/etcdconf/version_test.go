@@ -141,7 +141,7 @@ func TestCheckTransitionErrors(t *testing.T) {
 		{"3.7.3", "3.4.34", "etcd 3.7.3 → 3.4.34 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.5.26 or later and apply, then to 3.4.34; from 3.7.3 the allowed targets are: " + from37},
 		// The first step within 3.5 (to 3.5.26) is left to the refusal of
 		// the next one, as the plan has always said it.
-		{"3.5.21", "3.7.3", "etcd 3.5.21 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.7.3; from 3.5.21 the allowed targets are: " + from35},
+		{"3.5.21", "3.7.3", "etcd 3.5.21 → 3.7.3 is not allowed: it skips a minor version; etcd changes one minor version at a time: change version to 3.5.26 or later and apply, then to 3.6.11 or later and apply, then to 3.7.3; from 3.5.21 the allowed targets are: " + from35},
 		// A target no path reaches: the step that cannot be made says why,
 		// instead of naming steps that end in a refusal.
 		{"3.7.3", "3.5.21", "etcd 3.7.3 → 3.5.21 is not allowed: it skips a minor version; etcd changes one minor version at a time, and a downgrade to 3.5 needs 3.5.26 or later as the target, the oldest 3.5 release the cluster can later be upgraded from again; from 3.7.3 the allowed targets are: " + from37},

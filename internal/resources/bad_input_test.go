@@ -47,7 +47,7 @@ var badInputs = []badInput{
 	{name: "skips a minor version down (3.5 → 3.3)", attr: "version", in: `version = "3.3.27"`,
 		summary: "Version change not allowed", instead: `it skips a minor version; etcd changes one minor version at a time; from @RUNNING@ the allowed targets are: any 3.5.x patch release, 3.4.x with x >= 32 (downgrade), or any 3.6.x release (upgrade, once every member runs 3.5.26 or later)`},
 	{name: "skips a minor version up (3.5 → 3.7)", attr: "version", in: `version = "3.7.0"`,
-		summary: "Version change not allowed", instead: `it skips a minor version; etcd changes one minor version at a time: change version to 3.6.11 or later and apply, then to 3.7.0; from @RUNNING@ the allowed targets are: any 3.5.x patch release, 3.4.x with x >= 32 (downgrade), or any 3.6.x release (upgrade, once every member runs 3.5.26 or later)`},
+		summary: "Version change not allowed", instead: `it skips a minor version; etcd changes one minor version at a time: change version to 3.5.26 or later and apply, then to 3.6.11 or later and apply, then to 3.7.0; from @RUNNING@ the allowed targets are: any 3.5.x patch release, 3.4.x with x >= 32 (downgrade), or any 3.6.x release (upgrade, once every member runs 3.5.26 or later)`},
 	{name: "3.6 from a 3.5 release before 3.5.26", attr: "version", in: `version = "3.6.16"`,
 		summary: "Version change not allowed", instead: `the upgrade to 3.6 needs every member on 3.5.26 or later first`},
 	{name: "3.4 target older than 3.4.32", attr: "version", in: `version = "3.4.23"`,

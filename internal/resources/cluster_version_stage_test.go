@@ -63,6 +63,7 @@ func serveRelease(t *testing.T, version, binary string) (url, sum string) {
 // --version is not the target, and a download whose sha256 does not match.
 // Then the same release with the right digest rolls out.
 func TestAccClusterVersion_staging(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35 := testhosts.DefaultEtcdVersion
 	const older = "3.5.16"
@@ -81,9 +82,8 @@ func TestAccClusterVersion_staging(t *testing.T) {
 	}
 	untouched := func() {
 		for _, h := range sb.Hosts {
-			if got := readPID(t, h); got != pids[h.Name] {
-				t.Errorf("%s was restarted (pid %s → %s) although staging failed", h.Name, pids[h.Name], got)
-			}
+			got := readPID(t, h)
+			o.assert("stops-at-staging", got == pids[h.Name], "%s was restarted (pid %s → %s) although staging failed", h.Name, pids[h.Name], got)
 		}
 	}
 	resource.Test(t, resource.TestCase{
@@ -94,12 +94,12 @@ func TestAccClusterVersion_staging(t *testing.T) {
 				// The 3.5.16 binary offered as 3.5.15.
 				PreConfig:   recordPIDs,
 				Config:      versionConfig(sb, "3.5.15", binOld, snap),
-				ExpectError: regexp.MustCompile(`(?s)Rollout stopped at member s\d \(stage\).*reports\s+version\s+"3\.5\.16",\s+want\s+3\.5\.15.*Nothing\s+was\s+changed`),
+				ExpectError: o.expectError("stops-at-staging", regexp.MustCompile(`(?s)Rollout stopped at member s\d \(stage\).*reports\s+version\s+"3\.5\.16",\s+want\s+3\.5\.15.*Nothing\s+was\s+changed`)),
 			},
 			{
 				PreConfig:   untouched,
 				Config:      withSHA(versionConfig(sb, older, url, snap), strings.Repeat("0", 64)),
-				ExpectError: regexp.MustCompile(`(?s)\(stage\).*has\s+sha256\s+` + sum + `\s+after\s+transfer,\s+want\s+0{64}`),
+				ExpectError: o.expectError("stops-at-staging", regexp.MustCompile(`(?s)\(stage\).*has\s+sha256\s+`+sum+`\s+after\s+transfer,\s+want\s+0{64}`)),
 			},
 			{
 				PreConfig: untouched,

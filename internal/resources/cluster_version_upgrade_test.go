@@ -24,6 +24,7 @@ import (
 // puts that member back on 3.4.23, and leaves the leader untouched. Once the
 // setting is fixed, the next apply resumes, skipping the member already done.
 func TestAccClusterVersion_upgradeWithFailedMemberThenResume(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{EtcdVersion: "3.4.23", ExtraEnv: map[string]string{
 		// 3.4-only spellings the upgrade must translate.
 		"ETCD_LOGGER":             "capnslog",
@@ -65,27 +66,22 @@ func TestAccClusterVersion_upgradeWithFailedMemberThenResume(t *testing.T) {
 					pids = map[string]string{leader.Name: pidOf(leader)}
 					watch = acctest.WatchLeaders(t, sb.ClientURLs())
 				},
-				Config:      versionConfig(sb, v35, bin35, snap),
-				ExpectError: regexp.MustCompile(`(?s)Rollout stopped at member s\d \((start|gate)\).*` + words("was put back on its previous binary and config").String()[4:] + `.*ETCD_SOCKET_REUSE_PORT`),
+				Config: versionConfig(sb, v35, bin35, snap),
+				ExpectError: o.expectError("put-back", regexp.MustCompile(`(?s)Rollout stopped at member s\d \((start|gate)\).*`+
+					phrase("was put back on its previous binary and config, restarted, and passed its health gate")+`.*ETCD_SOCKET_REUSE_PORT`)),
 			},
 			{
 				// State tells the truth: the first follower is on 3.5, the
 				// faulty one back on 3.4.23, the leader never touched.
 				PreConfig: func() {
 					watch.Check(t)
-					if got := pidOf(leader); got != pids[leader.Name] {
-						t.Errorf("leader %s was restarted (pid %s → %s); it must not be touched after the failure", leader.Name, pids[leader.Name], got)
-					}
-					if _, err := os.Stat(leader.Path("/usr/local/bin/etcd.3.4.23")); err == nil {
-						t.Errorf("leader %s has a kept binary: it was touched", leader.Name)
-					}
+					got := pidOf(leader)
+					o.assert("leader-untouched", got == pids[leader.Name], "leader %s was restarted (pid %s → %s); it must not be touched after the failure", leader.Name, pids[leader.Name], got)
+					_, err := os.Stat(leader.Path("/usr/local/bin/etcd.3.4.23"))
+					o.assert("leader-untouched", err != nil, "leader %s has a kept binary: it was touched", leader.Name)
 					ver, err := faulty.EtcdVersion(ctx)
-					if err != nil || ver != "3.4.23" {
-						t.Errorf("%s runs %q (%v) after being put back, want 3.4.23", faulty.Name, ver, err)
-					}
-					if err := sb.WaitHealthy(ctx); err != nil {
-						t.Errorf("cluster unhealthy after the failed rollout: %v", err)
-					}
+					o.assert("put-back", err == nil && ver == "3.4.23", "%s runs %q (%v) after being put back, want 3.4.23", faulty.Name, ver, err)
+					o.check("put-back", sb.WaitHealthy(ctx))
 					// Fix the cause.
 					if _, err := faulty.Exec(ctx, "sed -i '/ETCD_SOCKET_REUSE_PORT/d' /etc/etcd/etcd.env"); err != nil {
 						t.Fatal(err)
@@ -104,8 +100,11 @@ func TestAccClusterVersion_upgradeWithFailedMemberThenResume(t *testing.T) {
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("cluster_version"), knownvalue.StringExact("3.5.0")),
 				},
 				Check: func(s *terraform.State) error {
-					if got := pidOf(first); got != pids[first.Name] {
-						t.Errorf("%s was already on %s but was restarted by the resumed apply", first.Name, v35)
+					got := pidOf(first)
+					o.assert("resume-skips-done", got == pids[first.Name], "%s was already on %s but was restarted by the resumed apply (pid %s → %s)", first.Name, v35, pids[first.Name], got)
+					for _, h := range sb.Hosts {
+						ver, err := h.EtcdVersion(ctx)
+						o.assert("resume-skips-done", err == nil && ver == v35, "%s runs %q (%v) after the resumed apply, want %s", h.Name, ver, err, v35)
 					}
 					for _, h := range sb.Hosts {
 						env, err := os.ReadFile(h.Path("/etc/etcd/etcd.env"))
@@ -135,5 +134,5 @@ func TestAccClusterVersion_upgradeWithFailedMemberThenResume(t *testing.T) {
 	})
 	report := writer.Stop()
 	t.Logf("client through the failed and the resumed rollout: %s", report)
-	writer.Verify(t)
+	o.subtest("no-write-lost", t, writer.Verify)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,9 +107,11 @@ func (w *cliWorkdir) stateMemberVersions() map[string]string {
 	return doc.Values.RootModule.Resources[0].Values.MemberVersions
 }
 
-// SIGINT to terraform apply while a member is stopped: the provider starts
-// and gates that member before it returns, and state shows the truth.
+// SIGINT to terraform apply while a member is stopped: the apply stops at
+// that member, not after it; the provider starts and gates that member
+// before it returns, and state shows the truth.
 func TestAccFault_sigintMidMember(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
@@ -124,6 +127,7 @@ func TestAccFault_sigintMidMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	var interrupted *testhosts.Host
+	var downAtSignal bool // the member's etcd was gone just before and just after the signal
 	timeout := time.After(3 * time.Minute)
 wait:
 	for {
@@ -131,7 +135,9 @@ wait:
 		case ev := <-events:
 			if ev.stopped {
 				interrupted = ev.host
+				before := livePID(ev.host)
 				_ = cmd.Process.Signal(syscall.SIGINT)
+				downAtSignal = before == 0 && livePID(ev.host) == 0
 				break wait
 			}
 		case <-timeout:
@@ -140,18 +146,35 @@ wait:
 		}
 	}
 	err := cmd.Wait()
-	t.Logf("terraform apply after SIGINT while %s was stopped: %v\n%s", interrupted.Name, err, lastLines(out.String(), 30))
-	// The provider has returned: every member must be running and healthy.
+	// The output without the service log the error ends with: etcd's own
+	// lines there may say anything, "context canceled" included.
+	shown := out.String()
+	if i := strings.Index(shown, "Last lines of the service log"); i >= 0 {
+		shown = shown[:i]
+	}
+	t.Logf("terraform apply after SIGINT while %s was stopped: %v\n%s", interrupted.Name, err, lastLines(shown, 40))
+	var exit *exec.ExitError
+	o.assert("mid-member", downAtSignal, "%s's etcd was running again when SIGINT was sent", interrupted.Name)
+	o.assert("mid-member", errors.As(err, &exit) && exit.ExitCode() != 0, "terraform apply after SIGINT: %v, want a non-zero exit", err)
+	// Terraform got the signal, and the provider's error, a cancellation,
+	// names the member that was down.
+	mustMatch := func(key, what string, re *regexp.Regexp) {
+		o.assert(key, re.MatchString(shown), "the output does not show %s (%s):\n%s", what, re, lastLines(shown, 40))
+	}
+	mustMatch("mid-member", "that Terraform was interrupted", words("Interrupt received."))
+	mustMatch("mid-member", "the apply stopped at "+interrupted.Name+" because it was cancelled",
+		regexp.MustCompile(`(?s)Rollout stopped at member `+regexp.QuoteMeta(interrupted.Name)+` \([^)]+\).*cancel`))
+	// Before returning, the provider started the member (put back, or on
+	// the target) and saw it pass its health gate.
+	name := regexp.QuoteMeta(interrupted.Name)
+	mustMatch("gated-before-return", "that "+interrupted.Name+" passed its gate", regexp.MustCompile(`(?s)Member\s+`+name+`\s+was\s+put\s+back\s.*?passed\s+its\s+health\s+gate|`+
+		`cancelled\s+after\s+`+name+`\s+reached\s+\S+\s+and\s+passed\s+its\s+gate`))
 	for _, h := range sb.Hosts {
-		if !h.EtcdRunning() {
-			t.Errorf("%s is not running after the interrupted apply returned", h.Name)
-		}
+		o.assert("gated-before-return", h.EtcdRunning(), "%s is not running after the interrupted apply returned", h.Name)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := sb.WaitHealthy(ctx); err != nil {
-		t.Errorf("cluster unhealthy after the interrupted apply: %v", err)
-	}
+	o.check("gated-before-return", sb.WaitHealthy(ctx))
 	// State is true: each member's recorded version is what it runs.
 	recorded := w.stateMemberVersions()
 	for _, h := range sb.Hosts {
@@ -159,18 +182,15 @@ wait:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if recorded[h.Name] != live {
-			t.Errorf("state says %s runs %q, it runs %s", h.Name, recorded[h.Name], live)
-		}
+		o.assert("state-true", recorded[h.Name] == live, "state says %s runs %q, it runs %s", h.Name, recorded[h.Name], live)
 	}
 	// And the next apply finishes the job.
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("resumed apply: exit %d\n%s", code, out)
+	code, resumed := w.run("apply", "-auto-approve")
+	if !o.assert("next-apply-finishes", code == 0, "resumed apply: exit %d\n%s", code, resumed) {
+		t.FailNow()
 	}
 	for name, v := range w.stateMemberVersions() {
-		if v != older {
-			t.Errorf("%s on %s after the resumed apply", name, v)
-		}
+		o.assert("next-apply-finishes", v == older, "%s on %s after the resumed apply", name, v)
 	}
 	t.Logf("client: %s", writer.Stop())
 	writer.Verify(t)
@@ -179,6 +199,7 @@ wait:
 // A host key changes between plan and apply: the saved plan's apply is
 // refused, showing the new key's fingerprint, before anything changes.
 func TestAccFault_hostKeyChangedBetweenPlanAndApply(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
@@ -213,20 +234,15 @@ func TestAccFault_hostKeyChangedBetweenPlanAndApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := w.run("apply", "change.tfplan")
-	if code == 0 {
-		t.Fatalf("apply with a changed host key succeeded:\n%s", out)
+	if !o.assert("refused-with-fingerprint", code != 0, "apply with a changed host key succeeded:\n%s", out) {
+		t.FailNow()
 	}
 	flat := strings.Join(strings.Fields(out), " ")
-	if !strings.Contains(flat, fingerprint) {
-		t.Errorf("the error does not show the new fingerprint %s:\n%s", fingerprint, out)
-	}
-	if !strings.Contains(strings.ToLower(flat), "changed") {
-		t.Errorf("the error does not say the host key changed:\n%s", out)
-	}
+	o.assert("refused-with-fingerprint", strings.Contains(flat, fingerprint), "the error does not show the new fingerprint %s:\n%s", fingerprint, out)
+	o.assert("refused-with-fingerprint", strings.Contains(strings.ToLower(flat), "changed"), "the error does not say the host key changed:\n%s", out)
 	for _, h := range sb.Hosts {
-		if livePID(h) != pids[h.Name] {
-			t.Errorf("%s was restarted although the apply was refused", h.Name)
-		}
+		pid := livePID(h)
+		o.assert("no-member-touched", pid == pids[h.Name], "%s was restarted (pid %d → %d) although the apply was refused", h.Name, pids[h.Name], pid)
 	}
 }
 

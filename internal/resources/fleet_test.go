@@ -3,6 +3,8 @@ package resources_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -26,14 +28,20 @@ resource "terraform_data" "other" {
 `
 }
 
-func mustContain(t *testing.T, what, out string, wants ...string) {
-	t.Helper()
+// contains says which of wants out lacks, comparing with runs of white
+// space as one space (Terraform wraps its diagnostics).
+func contains(what, out string, wants ...string) error {
 	flat := strings.Join(strings.Fields(out), " ")
+	var errs []error
 	for _, w := range wants {
 		if !strings.Contains(flat, strings.Join(strings.Fields(w), " ")) {
-			t.Errorf("%s: no %q in:\n%s", what, w, lastLines(out, 60))
+			errs = append(errs, fmt.Errorf("%s: no %q", what, w))
 		}
 	}
+	if len(errs) > 0 {
+		errs = append(errs, fmt.Errorf("in:\n%s", lastLines(out, 60)))
+	}
+	return errors.Join(errs...)
 }
 
 // During an incident Terraform keeps working: with a member down and no
@@ -43,6 +51,7 @@ func mustContain(t *testing.T, what, out string, wants ...string) {
 // once the member is back the plan is empty again. The same holds with
 // every member down.
 func TestAccClusterVersion_memberDown(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35 := testhosts.DefaultEtcdVersion
 	w := newCLIWorkdir(t, sb)
@@ -55,36 +64,30 @@ func TestAccClusterVersion_memberDown(t *testing.T) {
 	}
 
 	code, out := w.run("plan", "-detailed-exitcode")
-	if code != 2 {
-		t.Errorf("plan -detailed-exitcode with s3 down: exit %d, want 2 (changes)\n%s", code, out)
-	}
-	mustContain(t, "plan with s3 down", out,
+	o.assert("plan-exits-2", code == 2, "plan -detailed-exitcode with s3 down: exit %d, want 2 (changes)\n%s", code, out)
+	o.check("plan-warns", contains("plan with s3 down", out,
 		"Warning: Member s3 unreachable", `records it as "unreachable"`, "refuses to apply while it is down",
 		`"s3" = "unreachable" -> "`+v35+`"`, `"mixed: s1=`+v35+` s2=`+v35+` s3=unreachable" -> "`+v35+`"`,
-		"preflight: blocked: s3 not healthy; apply refuses until every member is healthy")
+		"preflight: blocked: s3 not healthy; apply refuses until every member is healthy"))
 
 	// A version change during the incident plans too, and says apply refuses.
 	w.write("3.5.16", etcdBinary(t, "3.5.16"))
 	code, out = w.run("plan", "-detailed-exitcode")
-	if code != 2 {
-		t.Errorf("plan of a version change with s3 down: exit %d, want 2\n%s", code, out)
-	}
-	mustContain(t, "version change with s3 down", out, "preflight: blocked: s3 not healthy", `"s3" = "unreachable" -> "3.5.16"`)
+	o.assert("plan-exits-2", code == 2, "plan of a version change with s3 down: exit %d, want 2\n%s", code, out)
+	o.check("plan-warns", contains("version change with s3 down", out, "preflight: blocked: s3 not healthy", `"s3" = "unreachable" -> "3.5.16"`))
 
 	// Apply: this resource refuses; the other resource is applied.
 	w.extra = otherResource("b")
 	w.write(v35, etcdBinary(t, v35))
 	code, out = w.run("apply", "-auto-approve")
-	if code == 0 {
-		t.Fatalf("apply with s3 down succeeded:\n%s", out)
+	if !o.assert("apply-refuses", code != 0, "apply with s3 down succeeded:\n%s", out) {
+		t.FailNow()
 	}
-	mustContain(t, "apply with s3 down", out, "Rollout stopped at preflight", `Member "s3" is unreachable`, "terraform_data.other: Modifications complete")
-	if _, show := w.run("state", "show", "terraform_data.other"); !strings.Contains(show, `"b"`) {
-		t.Errorf("terraform_data.other was not applied:\n%s", show)
-	}
-	if holder := currentLock(t, sb); holder != nil {
-		t.Errorf("the refused apply left the rollout lock held by %s", holder)
-	}
+	o.check("apply-refuses", contains("apply with s3 down", out, "Rollout stopped at preflight", `Member "s3" is unreachable`, "terraform_data.other: Modifications complete"))
+	_, show := w.run("state", "show", "terraform_data.other")
+	o.assert("apply-refuses", strings.Contains(show, `"b"`), "terraform_data.other was not applied:\n%s", show)
+	holder := currentLock(t, sb)
+	o.assert("lock-released", holder == nil, "the refused apply left the rollout lock held by %s", holder)
 
 	// Every member down: refresh and plan still work.
 	for _, h := range sb.Hosts {
@@ -95,10 +98,8 @@ func TestAccClusterVersion_memberDown(t *testing.T) {
 		}
 	}
 	code, out = w.run("plan", "-detailed-exitcode")
-	if code != 2 {
-		t.Errorf("plan with the whole cluster down: exit %d, want 2\n%s", code, out)
-	}
-	mustContain(t, "plan with the whole cluster down", out, "Warning: etcd cluster unreachable", "no member answers; apply refuses until the cluster is back")
+	o.assert("plan-exits-2", code == 2, "plan with the whole cluster down: exit %d, want 2\n%s", code, out)
+	o.check("plan-warns", contains("plan with the whole cluster down", out, "Warning: etcd cluster unreachable", "no member answers; apply refuses until the cluster is back"))
 
 	// Together: a Type=notify member is ready only once it has a quorum.
 	startAll(t, sb)
@@ -107,9 +108,8 @@ func TestAccClusterVersion_memberDown(t *testing.T) {
 	if err := sb.WaitHealthy(wctx); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := w.run("plan", "-detailed-exitcode"); code != 0 {
-		t.Errorf("plan once every member is back: exit %d, want 0 (no changes)\n%s", code, out)
-	}
+	code, out = w.run("plan", "-detailed-exitcode")
+	o.assert("plan-empty-after", code == 0, "plan once every member is back: exit %d, want 0 (no changes)\n%s", code, out)
 }
 
 // Two rollouts never run on one cluster at once. A real apply takes the
@@ -118,6 +118,7 @@ func TestAccClusterVersion_memberDown(t *testing.T) {
 // says the lock is held; a lock whose holder is gone is broken with the
 // documented step (etcdctl del), after which apply proceeds.
 func TestAccClusterVersion_lock(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
@@ -139,16 +140,14 @@ func TestAccClusterVersion_lock(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out.String())
 	}
-	if seen == nil {
-		t.Fatal("no lock was seen while the apply ran")
+	if !o.assert("apply-holds-lock", seen != nil, "no lock was seen while the apply ran") {
+		t.FailNow()
 	}
 	t.Logf("lock held during the apply: %s", seen)
-	if !strings.Contains(seen.Who, "@") || seen.PID == 0 || seen.Target != older || seen.Since == "" {
-		t.Errorf("the lock does not say who holds it, from where, since when: %+v", seen)
-	}
-	if h := currentLock(t, sb); h != nil {
-		t.Errorf("the lock is still held after the apply: %s", h)
-	}
+	o.assert("apply-holds-lock", strings.Contains(seen.Who, "@") && seen.PID != 0 && seen.Target == older && seen.Since != "",
+		"the lock does not say who holds it, from where, since when: %+v", seen)
+	after := currentLock(t, sb)
+	o.assert("apply-holds-lock", after == nil, "the lock is still held after the apply: %s", after)
 
 	// Another pipeline holds the lock, then dies: its lease is still alive.
 	cli := etcdClient(t, sb)
@@ -163,16 +162,21 @@ func TestAccClusterVersion_lock(t *testing.T) {
 	w.health = ""
 	w.write(v35, etcdBinary(t, v35))
 	_, planOut := w.run("plan")
-	mustContain(t, "plan while the lock is held", planOut, "Warning: A rollout is in progress on this cluster", "ci@runner-7 (pid 4242), since 2026-11-30T09:00:00Z, rolling out "+v35+", job job 981")
-	code, applyOut := w.run("apply", "-auto-approve")
-	if code == 0 {
-		t.Fatalf("a second rollout was not refused:\n%s", applyOut)
-	}
-	mustContain(t, "apply while the lock is held", applyOut, "Another rollout is in progress on this cluster", "ci@runner-7 (pid 4242)", "etcdctl del "+etcdx.LockKey)
+	o.check("plan-warns", contains("plan while the lock is held", planOut, "Warning: A rollout is in progress on this cluster", "ci@runner-7 (pid 4242), since 2026-11-30T09:00:00Z, rolling out "+v35+", job job 981"))
+	pids := map[string]int{}
 	for _, h := range sb.Hosts {
-		if v, err := h.EtcdVersion(context.Background()); err != nil || v != older {
-			t.Errorf("%s runs %q (%v) after the refused apply, want %s untouched", h.Name, v, err, older)
-		}
+		pids[h.Name] = livePID(h)
+	}
+	code, applyOut := w.run("apply", "-auto-approve")
+	if !o.assert("apply-refused", code != 0, "a second rollout was not refused:\n%s", applyOut) {
+		t.FailNow()
+	}
+	o.check("apply-refused", contains("apply while the lock is held", applyOut, "Another rollout is in progress on this cluster", "ci@runner-7 (pid 4242)", "etcdctl del "+etcdx.LockKey))
+	for _, h := range sb.Hosts {
+		v, err := h.EtcdVersion(context.Background())
+		o.assert("apply-refused", err == nil && v == older, "%s runs %q (%v) after the refused apply, want %s untouched", h.Name, v, err, older)
+		pid := livePID(h)
+		o.assert("apply-refused", pid == pids[h.Name], "%s was restarted (pid %d → %d) by the refused apply", h.Name, pids[h.Name], pid)
 	}
 
 	// The documented step breaks it.
@@ -180,16 +184,16 @@ func TestAccClusterVersion_lock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := execOutput(etcdctl, "--endpoints="+strings.Join(sb.ClientURLs(), ","), "del", etcdx.LockKey); err != nil || strings.TrimSpace(out) != "1" {
-		t.Fatalf("etcdctl del: %v %q", err, out)
+	delOut, err := execOutput(etcdctl, "--endpoints="+strings.Join(sb.ClientURLs(), ","), "del", etcdx.LockKey)
+	if !o.assert("del-breaks-lock", err == nil && strings.TrimSpace(delOut) == "1", "etcdctl del: %v %q", err, delOut) {
+		t.FailNow()
 	}
-	if code, out := w.run("apply", "-auto-approve"); code != 0 {
-		t.Fatalf("apply after the lock was broken: exit %d\n%s", code, out)
+	code, out2 := w.run("apply", "-auto-approve")
+	if !o.assert("del-breaks-lock", code == 0, "apply after the lock was broken: exit %d\n%s", code, out2) {
+		t.FailNow()
 	}
 	for name, v := range w.stateMemberVersions() {
-		if v != v35 {
-			t.Errorf("%s on %s after the apply", name, v)
-		}
+		o.assert("del-breaks-lock", v == v35, "%s on %s after the apply", name, v)
 	}
 }
 
@@ -232,6 +236,7 @@ func execOutput(name string, args ...string) (string, error) {
 // saved plan there, so docs/guides/when-a-rollout-stops.md quotes that
 // message and says what it means; this test holds the guide to it.
 func TestAccClusterVersion_savedPlan(t *testing.T) {
+	o := faultOutcomes(t)
 	sb := acctest.Sandbox(t, testhosts.Options{})
 	v35, older := testhosts.DefaultEtcdVersion, "3.5.16"
 	w := newCLIWorkdir(t, sb)
@@ -252,8 +257,9 @@ func TestAccClusterVersion_savedPlan(t *testing.T) {
 	if err := sb.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := w.run("apply", "restart.tfplan"); code != 0 {
-		t.Fatalf("the saved plan did not apply after a member restart: exit %d\n%s", code, out)
+	code, out := w.run("apply", "restart.tfplan")
+	if !o.assert("restart-keeps-plan", code == 0, "the saved plan did not apply after a member restart: exit %d\n%s", code, out) {
+		t.FailNow()
 	}
 
 	w.write(v35, etcdBinary(t, v35))
@@ -261,22 +267,31 @@ func TestAccClusterVersion_savedPlan(t *testing.T) {
 		t.Fatalf("plan: exit %d\n%s", code, out)
 	}
 	swapBinary(t, sb, sb.Host("s1"), v35) // someone upgraded s1 by hand
-	code, out := w.run("apply", "moved.tfplan")
-	if code == 0 {
-		t.Fatalf("a saved plan applied to a cluster that changed:\n%s", out)
+	pids := map[string]int{}
+	for _, h := range sb.Hosts {
+		pids[h.Name] = livePID(h)
+	}
+	code, out = w.run("apply", "moved.tfplan")
+	if !o.assert("inconsistent-final-plan", code != 0, "a saved plan applied to a cluster that changed:\n%s", out) {
+		t.FailNow()
 	}
 	guide, err := os.ReadFile("../../docs/guides/when-a-rollout-stops.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, msg := range []string{"Provider produced inconsistent final plan", "produced an invalid new value for .rollout", "This is a bug in the provider"} {
-		mustContain(t, "apply of the outdated saved plan", out, msg)
-		mustContain(t, "the guide", string(guide), msg)
+		o.check("inconsistent-final-plan", contains("apply of the outdated saved plan", out, msg))
+		o.check("inconsistent-final-plan", contains("the guide", string(guide), msg))
 	}
-	for _, h := range sb.Hosts[1:] {
-		if v, err := h.EtcdVersion(ctx); err != nil || v != older {
-			t.Errorf("%s runs %q (%v): the refused saved plan touched it", h.Name, v, err)
+	for _, h := range sb.Hosts {
+		want := older
+		if h.Name == "s1" {
+			want = v35
 		}
+		v, err := h.EtcdVersion(ctx)
+		o.assert("no-member-touched", err == nil && v == want, "%s runs %q (%v), want %s: the refused saved plan touched it", h.Name, v, err, want)
+		pid := livePID(h)
+		o.assert("no-member-touched", pid == pids[h.Name], "%s was restarted (pid %d → %d) by the refused saved plan", h.Name, pids[h.Name], pid)
 	}
 	if code, out := w.run("apply", "-auto-approve"); code != 0 {
 		t.Fatalf("a fresh plan and apply: exit %d\n%s", code, out)
