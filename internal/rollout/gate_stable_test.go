@@ -81,3 +81,21 @@ func TestGateFailsWhenHealthFlaps(t *testing.T) {
 		t.Errorf("error %q, want the gate's timeout", err)
 	}
 }
+
+// TestGateWantsTheTargetVersion: a member that answers every check but
+// reports another version than the target never passes its gate.
+func TestGateWantsTheTargetVersion(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3, 1, "3.5.21", "3.5.21", env35)
+	r.spec.Health.Timeout = 500 * time.Millisecond
+	r.c.onStatus = func(name string, st *clientv3.StatusResponse) {
+		if name == "s2" {
+			st.Version = "3.5.16"
+		}
+	}
+	ms, _ := r.spec.Member("s2")
+	_, err := r.executor(nil).gate(context.Background(), ms, "3.5.21", true)
+	if err == nil || !strings.Contains(err.Error(), "s2 reports version 3.5.16, want 3.5.21") {
+		t.Fatalf("gate error %v, want s2's version named", err)
+	}
+}
