@@ -100,7 +100,7 @@ func drawChart(path string, res *Results) error {
 				s.label = method + " " + path
 			}
 			for _, sum := range res.Summary {
-				if sum.Method == method && sum.Path == path {
+				if sum.Method == method && sum.Path == path && sum.Runs > 0 {
 					s.xs = append(s.xs, float64(sum.Members))
 					s.ys = append(s.ys, sum.WallS)
 					s.lo = append(s.lo, sum.WallMinS)

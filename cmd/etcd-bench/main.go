@@ -349,7 +349,8 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 						}
 						m := b.rolloutRun(ctx, method, p, n, run)
 						res.Rollouts = append(res.Rollouts, m.Rollout)
-						if m.Error != "" {
+						if m.Failed() {
+							b.logf("  %-8s %s %d members run %d: failed; %s", method, p, n, run, writesRead(m.Rollout))
 							record(fmt.Errorf("%s rollout %s, %d members, run %d: %s", method, p, n, run, m.Error))
 							continue
 						}
@@ -392,6 +393,14 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	res.Targets = targets(res, versionPath{From: fromVersion, To: patchVersion}.String())
 	printTables(res)
 	return res, errors.Join(errs...)
+}
+
+// writesRead says what reading a run's writes back found.
+func writesRead(r Rollout) string {
+	if r.VerifyError != "" {
+		return fmt.Sprintf("writes %d ok %d failed, not read back: %s", r.Writes.Acked, r.Writes.Failed, r.VerifyError)
+	}
+	return fmt.Sprintf("writes %d ok %d failed %d lost, revision backwards %d times", r.Writes.Acked, r.Writes.Failed, r.Writes.Lost, r.Writes.RevisionBackwards)
 }
 
 func values(m map[string]float64) []float64 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -18,7 +19,7 @@ func targets(res *Results, path string) []Target {
 	walls := func(method string, members int) []float64 {
 		var out []float64
 		for _, r := range res.Rollouts {
-			if r.Error == "" && r.Method == method && r.Path == path && (members == 0 || r.Members == members) {
+			if !r.Failed() && r.Method == method && r.Path == path && (members == 0 || r.Members == members) {
 				out = append(out, r.WallS)
 			}
 		}
@@ -33,16 +34,15 @@ func targets(res *Results, path string) []Target {
 		fmt.Sprintf("medians %.2fs ÷ %.2fs", median(pw), median(mw)))
 
 	var sth []float64
-	failed, lost, provRuns := 0, 0, 0
+	failed, provRuns := 0, 0
 	var pgap, mgap []float64
 	for _, r := range res.Rollouts {
-		if r.Error != "" {
+		if r.Failed() {
 			continue
 		}
 		if r.Method == "provider" {
 			provRuns++
 			failed += r.Writes.Failed
-			lost += r.Writes.Lost
 			if r.Path == path {
 				sth = append(sth, values(r.StopToHealthyS)...)
 				pgap = append(pgap, r.Writes.LongestGapMs)
@@ -54,8 +54,28 @@ func targets(res *Results, path string) []Target {
 	add("per-member stop-to-healthy, provider", "≤ 1.5 s", median(sth), len(sth) > 0, median(sth) <= 1.5,
 		fmt.Sprintf("median of %d members; max %.2fs", len(sth), maxOf(sth)))
 	add("failed writes during a provider rollout", "0", float64(failed), provRuns > 0, failed == 0,
-		fmt.Sprintf("total over %d provider rollouts", provRuns))
-	add("acknowledged writes lost, provider (design rule)", "0", float64(lost), provRuns > 0, lost == 0, "")
+		fmt.Sprintf("total over %d completed provider rollouts", provRuns))
+	// Every run's writes were read back, failed or not: a rollout that
+	// fails must not lose writes either.
+	lost, lostRuns, lostFailed, unverified := 0, 0, 0, 0
+	for _, r := range res.Rollouts {
+		if r.Method != "provider" {
+			continue
+		}
+		lostRuns++
+		lost += r.Writes.Lost
+		if r.Failed() {
+			lostFailed++
+		}
+		if r.VerifyError != "" {
+			unverified++
+		}
+	}
+	lostNote := fmt.Sprintf("total over %d provider rollouts, %d of them failed", lostRuns, lostFailed)
+	if unverified > 0 {
+		lostNote += fmt.Sprintf("; the writes of %d could not be read back", unverified)
+	}
+	add("acknowledged writes lost, provider (design rule)", "0", float64(lost), lostRuns > 0, lost == 0 && unverified == 0, lostNote)
 	gr := 0.0
 	if len(pgap) > 0 && len(mgap) > 0 && median(mgap) > 0 {
 		gr = median(pgap) / median(mgap)
@@ -112,32 +132,46 @@ func targets(res *Results, path string) []Target {
 }
 
 func printTables(res *Results) {
+	printTablesTo(os.Stdout, res)
+}
+
+func printTablesTo(out io.Writer, res *Results) {
 	st := res.Settings
 	if len(res.Summary) > 0 {
-		fmt.Printf("\nRollout: median of %d run(s); stability wait %s for both; manual polls every %s; writer: %d clients\n", st.Runs, st.StableFor, st.ManualPoll, st.Writers)
-		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "path\tmembers\tmethod\twall s\tstop→healthy med/max s\toverhead s\tSSH logins\twrites ok\tfailed\tlost\tp50 ms\tp99 ms\tmax ms\tlongest gap ms\t")
+		fmt.Fprintf(out, "\nRollout: median of %d run(s); stability wait %s for both; manual polls every %s; writer: %d clients\n", st.Runs, st.StableFor, st.ManualPoll, st.Writers)
+		fmt.Fprintln(out, "timings and failed writes: completed runs only; lost writes: every run, failed or not")
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "path\tmembers\tmethod\truns ok\tfailed runs\twall s\tstop→healthy med/max s\toverhead s\tSSH logins\twrites ok\tfailed\tlost\tp50 ms\tp99 ms\tmax ms\tlongest gap ms\t")
 		for _, s := range res.Summary {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s/%s\t%s\t%.0f\t%d\t%d\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t\n",
-				s.Path, s.Members, s.Method, fmtS(s.WallS), fmtS(s.StopToHealthyS), fmtS(s.StopToHealthyMx), fmtS(s.OverheadS),
-				s.SSHConnections, ackedMedian(res, s), s.Failed, s.Lost, s.P50Ms, s.P99Ms, s.MaxMs, s.LongestGapMs)
+			lost := fmt.Sprint(s.Lost)
+			if s.Unverified > 0 {
+				lost += fmt.Sprintf(" (%d unverified)", s.Unverified)
+			}
+			if s.Runs == 0 {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t-\t-\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t\n", s.Path, s.Members, s.Method, s.Runs, s.FailedRuns, lost)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s/%s\t%s\t%.0f\t%d\t%d\t%s\t%.1f\t%.1f\t%.0f\t%.0f\t\n",
+				s.Path, s.Members, s.Method, s.Runs, s.FailedRuns, fmtS(s.WallS), fmtS(s.StopToHealthyS), fmtS(s.StopToHealthyMx), fmtS(s.OverheadS),
+				s.SSHConnections, ackedMedian(res, s), s.Failed, lost, s.P50Ms, s.P99Ms, s.MaxMs, s.LongestGapMs)
 		}
 		tw.Flush()
+		printRuns(out, res)
 
-		fmt.Println("\nProvider time by step (median s, from its INFO log). plan: ModifyPlan, twice per apply; terraform: the rest outside the engine;")
-		fmt.Println("per member, averaged: stop command, install (binary, config), start command, gate (start returned → healthy)")
-		tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(out, "\nProvider time by step (median s, from its INFO log). plan: ModifyPlan, twice per apply; terraform: the rest outside the engine;")
+		fmt.Fprintln(out, "per member, averaged: stop command, install (binary, config), start command, gate (start returned → healthy)")
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 		steps := []string{"plan", "snapshot", "stage", "members", "engine", "terraform", "member_stop", "member_install", "member_start", "member_gate"}
 		fmt.Fprintf(tw, "path\tmembers\t%s\t\n", strings.ReplaceAll(strings.Join(steps, "\t"), "member_", "member "))
 		for _, s := range res.Summary {
-			if s.Method != "provider" {
+			if s.Method != "provider" || s.Runs == 0 {
 				continue
 			}
 			row := []string{s.Path, fmt.Sprint(s.Members)}
 			for _, st := range steps {
 				var xs []float64
 				for _, r := range res.Rollouts {
-					if r.Error == "" && r.Method == "provider" && r.Path == s.Path && r.Members == s.Members {
+					if !r.Failed() && r.Method == "provider" && r.Path == s.Path && r.Members == s.Members {
 						xs = append(xs, r.Steps[st])
 					}
 				}
@@ -146,12 +180,12 @@ func printTables(res *Results) {
 			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}
 		tw.Flush()
-		printDowngradeAPI(res)
+		printDowngradeAPI(out, res)
 	}
 
 	if len(res.Plans) > 0 {
-		fmt.Printf("\nPlan: terraform plan, median of %d run(s); SSH logins counted on the sshd side\n", st.Runs)
-		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(out, "\nPlan: terraform plan, median of %d run(s); SSH logins counted on the sshd side\n", st.Runs)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "clusters\tversion change\twall s\tSSH logins\tModifyPlan max s\tModifyPlan sum s\t")
 		type key struct {
 			c  int
@@ -190,8 +224,8 @@ func printTables(res *Results) {
 	}
 
 	if res.Snapshot != nil && len(res.Snapshot.Runs) > 0 {
-		fmt.Printf("\nSnapshot: %.0f MiB database (filled in %.0fs), median of %d run(s)\n", float64(res.Snapshot.DBBytes)/(1<<20), res.Snapshot.FillS, st.Runs)
-		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(out, "\nSnapshot: %.0f MiB database (filled in %.0fs), median of %d run(s)\n", float64(res.Snapshot.DBBytes)/(1<<20), res.Snapshot.FillS, st.Runs)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "method\tseconds\tMB/s\t")
 		for _, method := range []string{"provider", "etcdctl"} {
 			var s, r []float64
@@ -206,8 +240,8 @@ func printTables(res *Results) {
 		tw.Flush()
 	}
 
-	fmt.Println("\nTargets")
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(out, "\nTargets")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\tgoal\tmeasured\t\tnote")
 	for _, t := range res.Targets {
 		verdict, value := "MISSED", fmt.Sprintf("%.2f", t.Value)
@@ -225,7 +259,7 @@ func printTables(res *Results) {
 func ackedMedian(res *Results, s RolloutSummary) int {
 	var xs []float64
 	for _, r := range res.Rollouts {
-		if r.Error == "" && r.Method == s.Method && r.Path == s.Path && r.Members == s.Members {
+		if !r.Failed() && r.Method == s.Method && r.Path == s.Path && r.Members == s.Members {
 			xs = append(xs, float64(r.Writes.Acked))
 		}
 	}
@@ -234,7 +268,7 @@ func ackedMedian(res *Results, s RolloutSummary) int {
 
 // printDowngradeAPI breaks down the rollouts through etcd's downgrade API:
 // the API's waits apart from the member restarts.
-func printDowngradeAPI(res *Results) {
+func printDowngradeAPI(out io.Writer, res *Results) {
 	type row struct {
 		wall, api, restarts, end, other []float64
 		cancelled                       int
@@ -243,7 +277,7 @@ func printDowngradeAPI(res *Results) {
 	for _, s := range res.Summary {
 		k := RolloutSummary{Method: s.Method, Path: s.Path, Members: s.Members}
 		for _, r := range res.Rollouts {
-			if r.Error != "" || r.Downgrade == nil || r.Method != s.Method || r.Path != s.Path || r.Members != s.Members {
+			if r.Failed() || r.Downgrade == nil || r.Method != s.Method || r.Path != s.Path || r.Members != s.Members {
 				continue
 			}
 			if rows[k] == nil {
@@ -263,10 +297,10 @@ func printDowngradeAPI(res *Results) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Println("\nDowngrade API (median s). API wait: validate + enable → every member's /version at the target's cluster and storage version;")
-	fmt.Println("restarts: the members' stop→stable, summed; end wait: last member healthy → the end confirmed (provider: verify, no job left;")
-	fmt.Println("manual: every /version on the target's cluster version); other: the rest (snapshot, staging, copies, leadership, Terraform)")
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(out, "\nDowngrade API (median s). API wait: validate + enable → every member's /version at the target's cluster and storage version;")
+	fmt.Fprintln(out, "restarts: the members' stop→stable, summed; end wait: last member healthy → the end confirmed (provider: verify, no job left;")
+	fmt.Fprintln(out, "manual: every /version on the target's cluster version); other: the rest (snapshot, staging, copies, leadership, Terraform)")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tmembers\tmethod\twall s\tAPI wait s\trestarts s\tend wait s\tother s\tjob ended by a cancel\t")
 	for _, s := range res.Summary {
 		w := rows[RolloutSummary{Method: s.Method, Path: s.Path, Members: s.Members}]
@@ -279,6 +313,30 @@ func printDowngradeAPI(res *Results) {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Path, s.Members, s.Method, fmtS(median(w.wall)), fmtS(median(w.api)),
 			fmtS(median(w.restarts)), fmtS(median(w.end)), fmtS(median(w.other)), cancel)
+	}
+	tw.Flush()
+}
+
+// printRuns lists every rollout run, failed or not: its result, and its
+// writes, which were read back either way.
+func printRuns(out io.Writer, res *Results) {
+	if len(res.Rollouts) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nRollout runs. wall s: the command's time, to its failure for a failed run; lost: acknowledged writes missing when read back (?: could not be read back)")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "path\tmembers\tmethod\trun\tresult\twall s\twrites ok\tfailed\tlost\trevision backwards")
+	for _, r := range res.Rollouts {
+		wall := "-"
+		if r.WallS > 0 {
+			wall = fmtS(r.WallS)
+		}
+		lost, back := fmt.Sprint(r.Writes.Lost), fmt.Sprint(r.Writes.RevisionBackwards)
+		if r.VerifyError != "" {
+			lost, back = "?", "?"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n",
+			r.Path, r.Members, r.Method, r.Run, r.Result(), wall, r.Writes.Acked, r.Writes.Failed, lost, back)
 	}
 	tw.Flush()
 }

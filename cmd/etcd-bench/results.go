@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
@@ -72,7 +73,29 @@ type Rollout struct {
 	// failed, next to when each member was stopped.
 	FailedWrites []FailedWrite `json:"failed_writes,omitempty"`
 	MemberStops  []StopEvent   `json:"member_stops,omitempty"`
-	Error        string        `json:"error,omitempty"`
+	// Error says why the run failed. A failed run's writes are still read
+	// back (Writes.Lost, Writes.RevisionBackwards); its timings are left
+	// out of the medians.
+	Error string `json:"error,omitempty"`
+	// VerifyError says why the run's acknowledged writes could not be read
+	// back: its Writes.Lost is then unknown, not 0.
+	VerifyError string `json:"verify_error,omitempty"`
+}
+
+// Failed tells a run that did not complete.
+func (r Rollout) Failed() bool { return r.Error != "" }
+
+// Result is "ok", or "failed: " and the first line of the error, cut short.
+func (r Rollout) Result() string {
+	if !r.Failed() {
+		return "ok"
+	}
+	reason, _, _ := strings.Cut(strings.TrimSpace(r.Error), "\n")
+	const most = 60
+	if rs := []rune(reason); len(rs) > most {
+		reason = string(rs[:most-1]) + "…"
+	}
+	return "failed: " + reason
 }
 
 // DowngradeTiming is where a downgrade through etcd's downgrade API waits,
@@ -120,7 +143,11 @@ type RolloutSummary struct {
 	Method  string `json:"method"`
 	Path    string `json:"path"`
 	Members int    `json:"members"`
-	Runs    int    `json:"runs"`
+	Runs    int    `json:"runs"` // completed runs: the medians are theirs
+	// FailedRuns did not complete; their writes still count in Lost.
+	FailedRuns int `json:"failed_runs"`
+	// Unverified runs' writes could not be read back: Lost misses theirs.
+	Unverified int `json:"unverified_runs,omitempty"`
 
 	WallS           float64 `json:"wall_s"`
 	WallMinS        float64 `json:"wall_min_s"`
@@ -129,12 +156,15 @@ type RolloutSummary struct {
 	StopToHealthyMx float64 `json:"stop_to_healthy_max_s"`
 	OverheadS       float64 `json:"overhead_s"`
 	SSHConnections  float64 `json:"ssh_connections"`
-	Failed          int     `json:"failed_writes_total"`
-	Lost            int     `json:"lost_writes_total"`
-	P50Ms           float64 `json:"p50_ms"`
-	P99Ms           float64 `json:"p99_ms"`
-	MaxMs           float64 `json:"max_ms"`
-	LongestGapMs    float64 `json:"longest_gap_ms"`
+	Failed          int     `json:"failed_writes_total"` // over the completed runs
+	Lost            int     `json:"lost_writes_total"`   // over every run, failed or not
+	// RevisionBackwards: how often a client's revision went backwards,
+	// over every run.
+	RevisionBackwards int     `json:"revision_backwards_total"`
+	P50Ms             float64 `json:"p50_ms"`
+	P99Ms             float64 `json:"p99_ms"`
+	MaxMs             float64 `json:"max_ms"`
+	LongestGapMs      float64 `json:"longest_gap_ms"`
 }
 
 // Bucket is the writes of one time slice of a rollout.
@@ -224,7 +254,9 @@ func minOf(xs []float64) float64 {
 	return slices.Min(xs)
 }
 
-// summarize groups the successful rollouts by method, path and size.
+// summarize groups the rollouts by method, path and size: the medians and
+// the failed writes are the completed runs', the lost writes and revisions
+// gone backwards every run's.
 func summarize(rs []Rollout) []RolloutSummary {
 	type key struct {
 		method, path string
@@ -233,9 +265,6 @@ func summarize(rs []Rollout) []RolloutSummary {
 	groups := map[key][]Rollout{}
 	var order []key
 	for _, r := range rs {
-		if r.Error != "" {
-			continue
-		}
 		k := key{r.Method, r.Path, r.Members}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -246,8 +275,18 @@ func summarize(rs []Rollout) []RolloutSummary {
 	for _, k := range order {
 		g := groups[k]
 		var wall, sth, over, sshc, p50, p99, mx, gap []float64
-		s := RolloutSummary{Method: k.method, Path: k.path, Members: k.members, Runs: len(g)}
+		s := RolloutSummary{Method: k.method, Path: k.path, Members: k.members}
 		for _, r := range g {
+			s.Lost += r.Writes.Lost
+			s.RevisionBackwards += r.Writes.RevisionBackwards
+			if r.VerifyError != "" {
+				s.Unverified++
+			}
+			if r.Failed() {
+				s.FailedRuns++
+				continue
+			}
+			s.Runs++
 			wall = append(wall, r.WallS)
 			over = append(over, r.OverheadS)
 			sshc = append(sshc, float64(r.SSHConnections))
@@ -259,7 +298,6 @@ func summarize(rs []Rollout) []RolloutSummary {
 			mx = append(mx, r.Writes.MaxMs)
 			gap = append(gap, r.Writes.LongestGapMs)
 			s.Failed += r.Writes.Failed
-			s.Lost += r.Writes.Lost
 		}
 		s.WallS, s.WallMinS, s.WallMaxS = round3(median(wall)), minOf(wall), maxOf(wall)
 		s.StopToHealthyS, s.StopToHealthyMx = round3(median(sth)), maxOf(sth)

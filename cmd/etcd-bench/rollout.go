@@ -109,31 +109,25 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 	if err != nil {
 		return fail(err)
 	}
-	defer func() {
-		w.Stop() // again, harmless: on an early return the writes must end first
-		_ = w.Close()
-	}()
-	if err := sleep(ctx, quiet); err != nil {
-		return fail(err)
-	}
+	defer func() { _ = w.Close() }()
+	// From here on the run's writes are read back whatever happens to the
+	// command: a failed run is checked for lost writes like any other.
 	m.start = time.Now()
-	wall, cmdErr := command()
-	m.end = m.start.Add(wall)
-	_ = sleep(ctx, quiet)
-	m.samples = w.Stop()
+	m.end = m.start
+	cmdErr := sleep(ctx, quiet)
+	if cmdErr == nil {
+		m.start = time.Now()
+		var wall time.Duration
+		wall, cmdErr = command()
+		m.end = m.start.Add(wall)
+		m.WallS = secs(wall)
+		_ = sleep(ctx, quiet)
+	}
+	runErr := m.finishWrites(ctx, w, cmdErr)
 	m.SSHConnections = sshAccepted(sb) - sshBefore
-	if cmdErr != nil {
-		return fail(cmdErr)
+	if runErr != nil {
+		return fail(runErr)
 	}
-	m.WallS = secs(wall)
-	m.Writes = writeStats(acctest.SummarizeWrites(m.samples, m.start, m.end))
-	vctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	lost, back, err := w.Verify(vctx)
-	if err != nil {
-		return fail(err)
-	}
-	m.Writes.Lost, m.Writes.RevisionBackwards = lost, back
 	for _, h := range sb.Hosts {
 		v, err := h.EtcdVersion(ctx)
 		if err != nil {
@@ -167,7 +161,7 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 			m.Steps["member_"+k] = secs(d / time.Duration(members))
 		}
 		m.Steps["members"] = secs(memberTime)
-		m.Steps["terraform"] = secs(wall - pl.Steps["engine"] - pl.Steps["plan"])
+		m.Steps["terraform"] = secs(m.end.Sub(m.start) - pl.Steps["engine"] - pl.Steps["plan"])
 		if pl.DowngradeWait > 0 {
 			m.Steps["downgrade_api"] = secs(pl.DowngradeWait)
 			m.Downgrade = &DowngradeTiming{WaitS: secs(pl.DowngradeWait), EndWaitS: secs(pl.EndWait), JobEndedByCancel: pl.JobEndedByProvider}
@@ -201,6 +195,39 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 	m.RestartS = round3(restart)
 	m.OverheadS = round3(m.WallS - restart)
 	return m
+}
+
+// verifyTimeout bounds reading a run's acknowledged writes back.
+const verifyTimeout = time.Minute
+
+// runWriter is what finishWrites needs of the writer.
+type runWriter interface {
+	Stop() []acctest.WriteSample
+	Verify(ctx context.Context) (lost, revisionBackwards int, err error)
+}
+
+// finishWrites ends the run's writes, sums them up over the command's time
+// and reads every acknowledged one back, recording how many were lost and
+// how often a client's revision went backwards, or why they could not be
+// read. It does so whether the command failed (cmdErr) or not, and even
+// while the bench is being cancelled, within verifyTimeout: every run's
+// writes are checked. It returns the run's error: cmdErr, a failed read, or
+// both.
+func (m *measured) finishWrites(ctx context.Context, w runWriter, cmdErr error) error {
+	m.samples = w.Stop()
+	m.Writes = writeStats(acctest.SummarizeWrites(m.samples, m.start, m.end))
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verifyTimeout)
+	defer cancel()
+	lost, back, err := w.Verify(vctx)
+	if err != nil {
+		m.VerifyError = err.Error()
+		if cmdErr != nil {
+			return fmt.Errorf("%w; and its writes could not be read back: %w", cmdErr, err)
+		}
+		return fmt.Errorf("reading back the writes: %w", err)
+	}
+	m.Writes.Lost, m.Writes.RevisionBackwards = lost, back
+	return cmdErr
 }
 
 var manualFieldRE = regexp.MustCompile(`(stop_to_healthy|stop_to_stable)=([0-9.]+)s`)

@@ -338,7 +338,7 @@ func warnIfTimeoutShort(ctx context.Context, plan *clusterVersionModel, create b
 	if d.HasError() {
 		return
 	}
-	worst := rollout.WorstCase(pending, h) + rollout.SSHRetryBudget
+	worst := rollout.WorstCase(pending, h)
 	if worst > timeout {
 		diags.AddAttributeWarning(path.Root("timeouts"), "Timeout shorter than the worst case",
 			fmt.Sprintf("The %s timeout is %s, but %d members with health.timeout %s can take up to %s when every gate uses its whole timeout. If the timeout ends mid-rollout the current member is put back and the rollout stops. Set timeouts = { %s = \"%s\" } or a shorter health.timeout.",

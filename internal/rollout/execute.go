@@ -470,8 +470,8 @@ func (e *Executor) undoInterrupted(ctx context.Context, h Host, mp MemberPlan, r
 func (e *Executor) putBack(ctx context.Context, mp MemberPlan, ms MemberSpec, h Host, record string, stopped bool, cause *StepError) error {
 	// A notify unit's start may block for its whole start timeout; the gate
 	// may wait up to CatchUpBoundFactor × health.timeout for a member that
-	// catches up.
-	rctx, cancel := detached(ctx, CatchUpBoundFactor*e.Spec.Health.Timeout+mp.Runtime.TimeoutStart+time.Minute)
+	// catches up; putBackExtra covers the rest.
+	rctx, cancel := detached(ctx, CatchUpBoundFactor*e.Spec.Health.Timeout+mp.Runtime.TimeoutStart+putBackExtra)
 	defer cancel()
 	if stopped {
 		cause.Logs = e.serviceLogs(rctx, h)
@@ -591,10 +591,10 @@ func (e *Executor) serviceLogs(ctx context.Context, h Host) string {
 // leadership to another healthy member, preferably one already on the
 // target so the new leader need not move again. Leadership can come back on
 // its own (an election right after a transfer), so it checks until name
-// reports another leader, moving again when needed, within 30s.
+// reports another leader, moving again when needed, within moveLeaderWait.
 func (e *Executor) moveLeaderAway(ctx context.Context, name string) error {
 	ms, _ := e.Spec.Member(name)
-	return e.waitFor(ctx, 30*time.Second, func() error {
+	return e.waitFor(ctx, moveLeaderWait, func() error {
 		st, err := e.Cluster.Status(ctx, ms.ClientURL)
 		if err != nil {
 			return err
@@ -742,9 +742,9 @@ func (e *catchUpError) Error() string {
 
 // othersDown tells, after a failed gate, whether the failure is another
 // member's: ms itself answers on version want, and some other member does
-// not. It sets *other to that member.
+// not. It sets *other to that member. It looks for othersDownCheck at most.
 func (e *Executor) othersDown(ctx context.Context, ms MemberSpec, want string, other **OtherMemberError) bool {
-	ctx, cancel := detached(ctx, 30*time.Second)
+	ctx, cancel := detached(ctx, othersDownCheck)
 	defer cancel()
 	st, err := e.Cluster.Status(ctx, ms.ClientURL)
 	if err != nil || st.Version != want {

@@ -92,9 +92,20 @@ type fakeMember struct {
 	up      bool   // running and serving
 	version string // the version it runs, when up
 	config  string // the config it started with
-	applied uint64
 	crash   string // why it is down although its service was started
 	pid     string // the service's run/pid; a new one is a new start
+
+	// Its raft indexes, as its Status reports them: committed is the
+	// highest entry it knows committed (RaftIndex; the leader's is the
+	// cluster's index), applied the highest it has applied
+	// (RaftAppliedIndex), never above committed. They move in catchUp.
+	committed uint64
+	applied   uint64
+	// applyLag keeps applied this many entries behind committed.
+	applyLag uint64
+	// applyStuck stops applied where it is, as a wedged apply loop would,
+	// while committed still follows the leader.
+	applyStuck bool
 }
 
 // fakeCluster is etcd as the executor sees it. Members are up when their
@@ -103,8 +114,8 @@ type fakeCluster struct {
 	mu             sync.Mutex
 	members        []*fakeMember // by name
 	leader         uint64
-	index          uint64
-	dataMinor      int // the minor of the data directories: 5 for a cluster that ran 3.5
+	index          uint64 // the leader's committed index; every Observe adds 3, as clients keep writing
+	dataMinor      int    // the minor of the data directories: 5 for a cluster that ran 3.5
 	clusterVersion string
 	events         []event
 	violations     []string
@@ -129,6 +140,8 @@ type fakeCluster struct {
 	// and the leader's committed index and returns the applied index, or
 	// false to keep the fake's own. It runs under the cluster's lock.
 	appliedOf func(name string, committed uint64) (uint64, bool)
+	// onStatus, when set, sees every Status answer, under the lock.
+	onStatus func(name string, st *clientv3.StatusResponse)
 	// observeErr, when set, makes the next Observe fail with it, once.
 	observeErr error
 	// job is the downgrade job's target minor, 0 when none is enabled.
@@ -210,7 +223,8 @@ func (c *fakeCluster) sync(name string) {
 		}
 		m.up = m.crash == ""
 		// A restarted member replays what it missed.
-		m.applied = c.index - min(c.index, 40)
+		m.committed = c.index - min(c.index, 40)
+		m.applied = m.committed - min(m.committed, m.applyLag)
 	}
 	c.elect()
 	if c.watchQuorum && !c.quorum() {
@@ -346,8 +360,11 @@ func (c *fakeCluster) Observe(ctx context.Context) (*etcdx.View, error) {
 					em.DowngradeTarget = fmt.Sprintf("3.%d.0", c.job)
 				}
 			}
-			em.RaftIndex = c.indexOf(m)
-			em.AppliedIndex = c.indexOf(m)
+			if m.id == c.leader {
+				c.catchUp(m)
+			}
+			em.RaftIndex = m.committed
+			em.AppliedIndex = m.applied
 			em.Healthy = c.quorum()
 			if !em.Healthy {
 				em.Problem = "linearizable read: etcdserver: request timed out"
@@ -372,11 +389,29 @@ func (c *fakeCluster) anyUp() bool {
 	return false
 }
 
-func (c *fakeCluster) indexOf(m *fakeMember) uint64 {
+// catchUp moves m's indexes on, as time passing would: the leader's
+// committed index is the cluster's, a follower's follows it 10 entries at a
+// time; applied follows committed, applyLag behind, unless its apply is
+// stuck.
+func (c *fakeCluster) catchUp(m *fakeMember) {
 	if m.id == c.leader {
-		return c.index
+		m.committed = c.index
+	} else {
+		m.committed = min(m.committed+10, c.index)
 	}
-	return m.applied
+	if !m.applyStuck {
+		m.applied = max(m.applied, m.committed-min(m.committed, m.applyLag))
+	}
+	m.applied = min(m.applied, m.committed)
+}
+
+// setApply sets how name applies: lag entries behind its committed index,
+// or, stuck, not at all from now on.
+func (c *fakeCluster) setApply(name string, lag uint64, stuck bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.member(name)
+	m.applyLag, m.applyStuck = lag, stuck
 }
 
 func (c *fakeCluster) AuthEnabled(ctx context.Context) (bool, error) { return false, nil }
@@ -393,24 +428,26 @@ func (c *fakeCluster) Status(ctx context.Context, endpoint string) (*clientv3.St
 	if m == nil || !m.up {
 		return nil, fmt.Errorf("dial %s: connection refused", endpoint)
 	}
-	if m.applied < c.index {
-		m.applied = min(m.applied+10, c.index)
-	}
-	applied := c.indexOf(m)
+	c.catchUp(m)
+	applied := m.applied
 	if c.appliedOf != nil {
 		if a, ok := c.appliedOf(m.name, c.index); ok {
 			applied = a
 		}
 	}
-	return &clientv3.StatusResponse{
+	st := &clientv3.StatusResponse{
 		Header:           &pb.ResponseHeader{ClusterId: fakeClusterID, MemberId: m.id},
 		Version:          m.version,
 		DbSize:           int64(len(c.snapshot)),
 		Leader:           c.leader,
-		RaftIndex:        c.indexOf(m),
+		RaftIndex:        m.committed,
 		RaftAppliedIndex: applied,
 		RaftTerm:         4,
-	}, nil
+	}
+	if c.onStatus != nil {
+		c.onStatus(m.name, st)
+	}
+	return st, nil
 }
 
 func (c *fakeCluster) LinearizableRead(ctx context.Context, endpoint string) error {

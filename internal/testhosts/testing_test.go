@@ -3,6 +3,7 @@ package testhosts
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func TestSkipOrFail(t *testing.T) {
 		SkipOrFail(t, "sshd not found at %s", "/nonexistent/sshd")
 		return
 	}
-	var env []string
+	env := []string{"TESTHOSTS_SKIPORFAIL_CHILD=1"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TF_ACC=") {
 			env = append(env, kv)
@@ -31,9 +32,9 @@ func TestSkipOrFail(t *testing.T) {
 		{"1", true, "--- FAIL: TestSkipOrFail"},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSkipOrFail$", "-test.v", "-test.count=1")
-		cmd.Env = append(env, "TESTHOSTS_SKIPORFAIL_CHILD=1")
+		cmd.Env = env
 		if tc.tfAcc != "" {
-			cmd.Env = append(cmd.Env, "TF_ACC="+tc.tfAcc)
+			cmd.Env = append(slices.Clip(env), "TF_ACC="+tc.tfAcc)
 		}
 		out, err := cmd.CombinedOutput()
 		if failed := err != nil; failed != tc.wantFail {
