@@ -87,7 +87,8 @@ shard() {
 
 start=$(date +%s)
 rm -f test-output-*.log
-resources="./internal/resources/ ./internal/functions/"
+# -p 1: go test streams -v output only when it runs one package at a time.
+resources="-p 1 ./internal/functions/ ./internal/resources/"
 shard tf1.5.7 "$TF157" -p 1 -skip "$ACC_ON_TF185|$ACC_ON_TOFU|$ACC_NEEDS_18" ./...
 shard tf1.8.5 "$TF185" -run "$ACC_ON_TF185|$ACC_EVERY_CLI|$ACC_NEEDS_18" $resources
 shard tofu1.12.6 "$TOFU" -run "$ACC_ON_TOFU|$ACC_EVERY_CLI|$ACC_NEEDS_18" $resources
