@@ -736,6 +736,13 @@ func TestMakePlanRefusals(t *testing.T) {
 			want: []wantProblem{{"service.config_file", "", []string{`"s2"`, "cannot read /etc/etcd/etcd.env on 10.0.0.12", "EnvironmentFile= of /etc/systemd/system/etcd.service"}}},
 		},
 		{
+			// What discovery reports for a unit systemd shows with no main
+			// process: etcd runs under another unit, or outside systemd.
+			name: "a unit without a running process", target: "3.4.34", versions: downgrade, by: "translate",
+			setup: func(o *Observation, _ *Spec) { o.Runtimes["s2"] = parseDiscovery("etcd", "") },
+			want: []wantProblem{{"service.start_command", "", []string{`"s2"`, "Cannot tell how etcd runs", "no running etcd found for unit etcd", "no MainPID"}}},
+		},
+		{
 			name: "a host unreachable over SSH", target: "3.4.34", versions: downgrade, by: "translate",
 			setup: func(o *Observation, _ *Spec) {
 				o.Runtimes["s3"] = Runtime{HostErr: "SSH to 10.0.0.13: dial tcp 10.0.0.13:22: connect: connection refused"}
