@@ -740,7 +740,7 @@ func TestMakePlanRefusals(t *testing.T) {
 			// process: etcd runs under another unit, or outside systemd.
 			name: "a unit without a running process", target: "3.4.34", versions: downgrade, by: "translate",
 			setup: func(o *Observation, _ *Spec) { o.Runtimes["s2"] = parseDiscovery("etcd", "") },
-			want: []wantProblem{{"service.start_command", "", []string{`"s2"`, "Cannot tell how etcd runs", "no running etcd found for unit etcd", "no MainPID"}}},
+			want:  []wantProblem{{"service.start_command", "", []string{`"s2"`, "Cannot tell how etcd runs", "no running etcd found for unit etcd", "no MainPID"}}},
 		},
 		{
 			name: "a host unreachable over SSH", target: "3.4.34", versions: downgrade, by: "translate",
