@@ -7,6 +7,7 @@ package rollout
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -69,16 +70,19 @@ func TestGateHoldsForStableFor(t *testing.T) {
 // health.timeout, however many of its answers were good.
 func TestGateFailsWhenHealthFlaps(t *testing.T) {
 	t.Parallel()
-	const timeout = time.Second
-	_, lastBad, err := stableGate(t, 200*time.Millisecond, timeout, func(n int) bool { return n%2 == 0 })
+	_, lastBad, err := stableGate(t, 200*time.Millisecond, time.Second, func(n int) bool { return n%2 == 0 })
 	if err == nil {
 		t.Fatal("gate passed although s2 reported errors on every other answer")
 	}
 	if lastBad.IsZero() {
 		t.Fatal("s2 never gave a spoiled answer: the test shows nothing")
 	}
-	if !strings.Contains(err.Error(), "not reached within "+timeout.String()) {
-		t.Errorf("error %q, want the gate's timeout", err)
+	// On a busy machine the fake's applied index may still be rising in
+	// the first window, which earns one more: "not reached within 2s
+	// (health.timeout 1s, extended 1 times …)". The last check either
+	// caught a bad answer or a good one that had not yet held for 200ms.
+	if !regexp.MustCompile(`^not reached within .*: (healthy for \S+ of 200ms|s2 reports errors: etcdserver: injected for the test)$`).MatchString(err.Error()) {
+		t.Errorf("error %q, want the gate's timeout, ending on a bad answer or on stable_for 200ms", err)
 	}
 }
 
