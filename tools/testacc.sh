@@ -101,8 +101,8 @@ cat $(printf 'test-output-%s.log ' "${names[@]}") >test-output.log
 
 # Every skipped test, with the reason it logged (the line before its SKIP).
 skips="$(awk '
-  /^\s+[A-Za-z0-9_.]+\.go:[0-9]+: / { reason = $0; sub(/^\s+/, "", reason); next }
-  /^\s*--- SKIP: / { name = $3; print "  " name ": " reason; reason = ""; next }
+  /^[[:space:]]+[A-Za-z0-9_.]+\.go:[0-9]+: / { reason = $0; sub(/^[[:space:]]+/, "", reason); next }
+  /^[[:space:]]*--- SKIP: / { print "  " $3 ": " reason; reason = ""; next }
   /^=== RUN/ { reason = "" }
 ' test-output.log | sort -u)"
 echo "== skipped: $(printf '%s' "$skips" | grep -c .) tests"
