@@ -126,10 +126,19 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 					t.Fatalf("%s: %v: %s", h.Name, err, out)
 				}
 			}
+			steps := []resource.TestStep{{Config: shapeConfig(sb, "3.4.23", bin35, tc.extra...)}}
+			if tc.shape == testhosts.ShapeDebian {
+				// Without replace_packaged, a dpkg-owned binary is refused
+				// at plan time, naming the package.
+				steps = append(steps, resource.TestStep{
+					Config:      shapeConfig(sb, testhosts.DefaultEtcdVersion, bin35),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`(?s)Binary owned by a package.*belongs to the package etcd-server.*binary.replace_packaged = true`),
+				})
+			}
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: acctest.Factories,
-				Steps: []resource.TestStep{
-					{Config: shapeConfig(sb, "3.4.23", bin35, tc.extra...)},
+				Steps: append(steps, []resource.TestStep{
 					{
 						PreConfig: func() {
 							// The first follower by name goes first: it fails.
@@ -193,7 +202,7 @@ func TestAccClusterVersion_hostShapes(t *testing.T) {
 								return nil
 							}),
 					},
-				},
+				}...),
 			})
 		})
 	}
