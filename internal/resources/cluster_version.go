@@ -605,17 +605,10 @@ func setFromView(ctx context.Context, m *clusterVersionModel, view *etcdx.View) 
 			// version: a downgrade left half-done. Recorded as drift, so
 			// that the next plan cancels it.
 			m.Version = types.StringValue(fmt.Sprintf("%s, downgrade job to %s enabled", v, target))
-			diags.AddWarning("A downgrade job is enabled", fmt.Sprintf("Every member runs %s, but etcd's downgrade job to %s is enabled, so the cluster version stays at %s. A downgrade was left half-done (or started by hand). Apply this resource to cancel it, or cancel it with `etcdctl downgrade cancel %s`.", v, target, orNone(view.ClusterVersion), t.MinorVersion()))
+			diags.AddWarning("A downgrade job is enabled", fmt.Sprintf("Every member runs %s, but etcd's downgrade job to %s is enabled, so the cluster version stays at %s. A downgrade was left half-done (or started by hand). Apply this resource to cancel it, or cancel it with `etcdctl downgrade cancel %s`.", v, target, rollout.OrUnknown(view.ClusterVersion), t.MinorVersion()))
 		}
 	}
 	return diags
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
 
 // commonVersion is the version all members run, or "mixed: s1=… s2=…".

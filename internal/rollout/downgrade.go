@@ -85,12 +85,13 @@ func planDowngrade(obs Observation, spec Spec, plan *Plan) (DowngradeJob, []Prob
 			Detail: fmt.Sprintf("etcd's downgrade job to %s is enabled, but no member runs %s yet, so it was not started by an apply of this resource (or that apply was killed). Find out who started it; cancel it with `etcdctl downgrade cancel %s` if nobody is downgrading, then plan again.", obs.Downgrade.Target, target.MinorVersion(), target.MinorVersion())}}
 	case obs.DowngradeErr != "":
 		return JobNone, []Problem{{Attribute: "version", Summary: "etcd refuses the downgrade",
-			Detail: fmt.Sprintf("etcd's downgrade API refused `downgrade validate %s`: %s. The cluster version is %s; etcd downgrades one minor below it. Fix the cause, then plan again.", target.MinorVersion(), obs.DowngradeErr, orUnknown(obs.ClusterVersion))}}
+			Detail: fmt.Sprintf("etcd's downgrade API refused `downgrade validate %s`: %s. The cluster version is %s; etcd downgrades one minor below it. Fix the cause, then plan again.", target.MinorVersion(), obs.DowngradeErr, OrUnknown(obs.ClusterVersion))}}
 	}
 	return JobEnable, nil
 }
 
-func orUnknown(s string) string {
+// OrUnknown is s, or "unknown" when etcd gave no answer (an empty string).
+func OrUnknown(s string) string {
 	if s == "" {
 		return "unknown"
 	}
@@ -138,7 +139,7 @@ func downgradeStep(job DowngradeJob, obs Observation, spec Spec) string {
 func inEffect(view *etcdx.View, target etcdconf.Version) error {
 	want := target.ClusterVersion()
 	if view.ClusterVersion != want {
-		return fmt.Errorf("cluster version is %s, want %s", orUnknown(view.ClusterVersion), want)
+		return fmt.Errorf("cluster version is %s, want %s", OrUnknown(view.ClusterVersion), want)
 	}
 	var behind []string
 	for _, m := range view.Members {
@@ -171,7 +172,7 @@ func (e *Executor) startDowngrade(ctx context.Context, job DowngradeJob) error {
 				return err
 			}
 			if want := lowestClusterVersion(view); view.ClusterVersion != want {
-				return fmt.Errorf("cluster version is %s, want %s once the job is gone", orUnknown(view.ClusterVersion), want)
+				return fmt.Errorf("cluster version is %s, want %s once the job is gone", OrUnknown(view.ClusterVersion), want)
 			}
 			return nil
 		})
