@@ -11,21 +11,9 @@
 set -euo pipefail
 
 (($#)) || { echo "usage: $0 CLI [CLI...]" >&2; exit 2; }
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
-
-cat >"$work/cli.tfrc" <<RC
-provider_installation {
-  dev_overrides {
-    "etcd-rollout/etcd" = "$work/bin"
-  }
-  direct {}
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
-(cd "$root" && go build -o "$work/bin/terraform-provider-etcd" .)
+# shellcheck source=tools/dev-overrides.sh
+source "$(dirname "$0")/dev-overrides.sh"
+build_provider
 
 mapfile -t modules < <(cd "$root/examples/modules" && find . -path '*/tests/*.tftest.hcl' -printf '%h\n' | sed 's|^\./||; s|/tests$||' | sort -u)
 ((${#modules[@]})) || { echo "no module tests found under examples/modules" >&2; exit 1; }

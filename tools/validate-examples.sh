@@ -13,24 +13,10 @@
 set -euo pipefail
 
 (($#)) || { echo "usage: $0 CLI [CLI...]" >&2; exit 2; }
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
+# shellcheck source=tools/dev-overrides.sh
+source "$(dirname "$0")/dev-overrides.sh"
 
 log() { printf '==> %s\n' "$*"; }
-
-# "etcd-rollout/etcd" resolves against each CLI's default registry host, so
-# one override serves terraform and tofu alike.
-cat >"$work/cli.tfrc" <<EOF
-provider_installation {
-  dev_overrides {
-    "etcd-rollout/etcd" = "$work/bin"
-  }
-  direct {}
-}
-EOF
-export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
 
 # functions_ok CLI: whether CLI knows provider-defined functions (Terraform
 # 1.8+, OpenTofu 1.7+); examples/functions is validated only with those.
@@ -59,7 +45,7 @@ while IFS= read -r script; do
 done < <(find "$root/examples" -name '*.sh')
 
 log "building the provider from this checkout"
-(cd "$root" && go build -o "$work/bin/terraform-provider-etcd" .)
+build_provider
 
 # Root modules: every directory with .tf files, except reusable modules,
 # which are validated through the environments that call them. A resource
