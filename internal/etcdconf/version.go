@@ -353,17 +353,13 @@ func minUpgradeFrom(series Version) Version {
 }
 
 // minDowngradeTo is the oldest release of series that a downgrade from the
-// next minor may target.
+// next minor may target: 3.4.32 for 3.4, else the oldest release the cluster
+// can be upgraded from again.
 func minDowngradeTo(series Version) Version {
-	switch {
-	case series.SameMinor(v34):
+	if series.SameMinor(v34) {
 		return MinDowngradeTarget
-	case series.SameMinor(v35):
-		return MinUpgradeFrom35
-	case series.SameMinor(v36):
-		return MinUpgradeFrom36
 	}
-	return Version{series.Major, series.Minor, 0}
+	return minUpgradeFrom(series)
 }
 
 // minorSteps names the applies of a route, as UpgradePath returns it: "change
