@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
 
@@ -264,17 +265,15 @@ func parseManualOutput(out string, healthy, stable map[string]float64) error {
 	return nil
 }
 
-// downgradeAPI says whether a path goes through etcd's downgrade API: one
-// minor down from 3.6 or later.
+// downgradeAPI says whether a path goes through etcd's downgrade API, by
+// the provider's own rule (etcdconf.UsesDowngradeAPI).
 func downgradeAPI(p versionPath) bool {
-	var fMaj, fMin, tMaj, tMin int
-	if _, err := fmt.Sscanf(p.From, "%d.%d.", &fMaj, &fMin); err != nil {
+	from, err := etcdconf.ParseVersion(p.From)
+	if err != nil {
 		return false
 	}
-	if _, err := fmt.Sscanf(p.To, "%d.%d.", &tMaj, &tMin); err != nil {
-		return false
-	}
-	return fMaj == tMaj && fMin >= 6 && tMin == fMin-1
+	to, err := etcdconf.ParseVersion(p.To)
+	return err == nil && etcdconf.UsesDowngradeAPI(from, to)
 }
 
 var manualDowngradeRE = regexp.MustCompile(`(?m)^(downgrade_api_wait|end_wait)=([0-9.]+)s$`)
