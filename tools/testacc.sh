@@ -37,7 +37,7 @@ fi
 one_cli="${TF_ACC_TERRAFORM_PATH:-}"
 unset TF_ACC_TERRAFORM_PATH
 
-# cli_env CLI: the environment terraform-plugin-testing needs to drive CLI.
+# cli_env CLI VERSION: the environment terraform-plugin-testing needs to drive CLI.
 # It serves the provider in-process and hands the CLI its address through
 # TF_REATTACH_PROVIDERS, as TF_ACC_PROVIDER_HOST/TF_ACC_PROVIDER_NAMESPACE/etcd,
 # by default under Terraform's registry host with the namespaces "-" and
@@ -46,9 +46,7 @@ unset TF_ACC_TERRAFORM_PATH
 # OpenTofu: namespace hashicorp, and the host that binary reports for an
 # unqualified provider.
 cli_env() {
-  local cli="$1" version probe host
-  test -x "$cli" || { echo "$cli: not found; run make prereqs" >&2; return 1; }
-  version="$(TF_CLI_CONFIG_FILE=/dev/null "$cli" version)"
+  local cli="$1" version="$2" probe host
   echo "TF_ACC_TERRAFORM_PATH=$cli"
   case "$version" in
   OpenTofu*)
@@ -70,10 +68,12 @@ filter() {
 # shard NAME CLI GO-TEST-ARGS...: one go test process, in the background.
 pids=() names=()
 shard() {
-  local name="$1" cli="${one_cli:-$2}" env
+  local name="$1" cli="${one_cli:-$2}" version env
   shift 2
-  env="$(cli_env "$cli")" || exit 1
-  echo "== [$name] $(TF_CLI_CONFIG_FILE=/dev/null "$cli" version | head -1): go test $*"
+  test -x "$cli" || { echo "$cli: not found; run make prereqs" >&2; exit 1; }
+  version="$(TF_CLI_CONFIG_FILE=/dev/null "$cli" version)"
+  env="$(cli_env "$cli" "$version")" || exit 1
+  echo "== [$name] ${version%%$'\n'*}: go test $*"
   # Each shard's own exit status, not its filter's.
   (
     began=$(date +%s)
