@@ -1,201 +1,193 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// The chart is drawn with basic shapes: two panels side by side, each with
-// axes, ticks, grid lines and a legend.
+// The chart is one PNG of chartW×chartH pixels: a header, then the rollout
+// time by cluster size beside the per-member stop time, then the write
+// latency over one rollout (beside the other paths' rollout time, if any).
 const (
-	chartW, chartH = 1400, 620
+	chartW, chartH = 1600, 1400
+	chartDPI       = 96
 )
 
 var (
-	white    = color.RGBA{255, 255, 255, 255}
-	black    = color.RGBA{30, 30, 30, 255}
-	gray     = color.RGBA{120, 120, 120, 255}
-	gridGray = color.RGBA{228, 228, 228, 255}
-	palette  = map[string]color.RGBA{
+	// methodOrder is the order of the methods in legends and bar groups;
+	// a method not listed comes after them, by name.
+	methodOrder   = []string{"provider", "manual", "floor"}
+	methodColours = map[string]color.RGBA{
 		"provider": {31, 119, 180, 255}, // blue
 		"manual":   {255, 127, 14, 255}, // orange
+		"floor":    {44, 160, 44, 255},  // green
 	}
-	altPalette = map[string]color.RGBA{
-		"provider": {23, 190, 207, 255}, // cyan
-		"manual":   {188, 128, 45, 255}, // brown
-	}
+	otherColours = []color.RGBA{{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}}
+	textGray     = color.RGBA{90, 90, 90, 255}
+	sansFont     = font.Font{Typeface: "Liberation", Variant: "Sans"}
 )
 
-var asciiOnly = strings.NewReplacer("→", "->", "÷", "/", "≤", "<=", "≥", ">=", "–", "-")
+// px converts pixels of the PNG to the canvas' points.
+func px(n float64) vg.Length { return vg.Length(n) * vg.Inch / chartDPI }
 
-type series struct {
-	label  string
-	col    color.RGBA
-	xs, ys []float64
-	lo, hi []float64 // optional whiskers
-	// breaks[i] says the line does not join point i-1 to point i.
-	breaks []bool
-	marks  bool
+func textStyle(size float64, c color.Color) text.Style {
+	return text.Style{Color: c, Font: font.From(sansFont, vg.Points(size)), Handler: plot.DefaultTextHandler}
 }
 
-type panel struct {
-	title          string
-	xLabel, yLabel string
-	r              image.Rectangle // plot area
-	x0, x1, y0, y1 float64
-	yLog           bool
-	legendRight    bool
-	xTicks         []float64
-	xTickLabel     func(float64) string
-}
-
-func (p *panel) px(x float64) int {
-	return p.r.Min.X + int(math.Round((x-p.x0)/(p.x1-p.x0)*float64(p.r.Dx())))
-}
-
-func (p *panel) py(y float64) int {
-	if p.yLog {
-		y = math.Log10(math.Max(y, p.y0))
-		return p.r.Max.Y - int(math.Round((y-math.Log10(p.y0))/(math.Log10(p.y1)-math.Log10(p.y0))*float64(p.r.Dy())))
+func methodColour(method string, methods []string) color.RGBA {
+	if c, ok := methodColours[method]; ok {
+		return c
 	}
-	return p.r.Max.Y - int(math.Round((y-p.y0)/(p.y1-p.y0)*float64(p.r.Dy())))
+	i := slices.Index(methods, method)
+	return otherColours[max(i, 0)%len(otherColours)]
 }
 
-// drawChart writes the PNG: rollout wall time by member count for both
-// methods, and write latency over one rollout for both.
-func drawChart(path string, res *Results) error {
-	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH))
-	draw.Draw(img, img.Bounds(), image.NewUniform(white), image.Point{}, draw.Src)
-	drawText(img, 20, 28, "terraform-provider-etcd vs etcd's guide by hand (scripts/manual-rollout.sh)", black, 2)
-	drawText(img, 20, 50, fmt.Sprintf("%s; %d run(s) per point; stability wait %s for both; %d CPUs", res.Generated, res.Settings.Runs, res.Settings.StableFor, res.Machine.CPUs), gray, 1)
+// darker is c at half its brightness: etcd's own stop inside a method's bar.
+func darker(c color.RGBA) color.RGBA { return color.RGBA{c.R / 2, c.G / 2, c.B / 2, 255} }
 
-	left := &panel{title: "Rollout wall time by cluster size (median, whiskers min-max)", xLabel: "members", yLabel: "seconds",
-		r: image.Rect(90, 100, 660, 540)}
-	right := &panel{title: "Write latency during one 3-member rollout (max per 100 ms)", xLabel: "seconds since the command started", yLabel: "ms (log)",
-		r: image.Rect(790, 100, 1360, 540), yLog: true, legendRight: true}
-
-	// Left: wall time by members.
-	var ls []series
-	paths := res.Settings.Paths
-	for pi, path := range paths {
-		for _, method := range []string{"provider", "manual"} {
-			s := series{label: method, col: palette[method], marks: true}
-			if pi > 0 {
-				s.col = altPalette[method]
-			}
-			if len(paths) > 1 {
-				s.label = method + " " + path
-			}
-			for _, sum := range res.Summary {
-				if sum.Method == method && sum.Path == path && sum.Runs > 0 {
-					s.xs = append(s.xs, float64(sum.Members))
-					s.ys = append(s.ys, sum.WallS)
-					s.lo = append(s.lo, sum.WallMinS)
-					s.hi = append(s.hi, sum.WallMaxS)
-				}
-			}
-			sortSeries(&s)
-			if len(s.xs) > 0 {
-				ls = append(ls, s)
-			}
+func sortMethods(ms []string) []string {
+	ms = slices.Compact(slices.Sorted(slices.Values(ms)))
+	slices.SortStableFunc(ms, func(a, b string) int {
+		ia, ib := slices.Index(methodOrder, a), slices.Index(methodOrder, b)
+		if ia < 0 {
+			ia = len(methodOrder)
 		}
+		if ib < 0 {
+			ib = len(methodOrder)
+		}
+		return cmp.Compare(ia, ib)
+	})
+	return ms
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
 	}
-	var membersSeen, ymax []float64
-	for _, s := range ls {
-		membersSeen = append(membersSeen, s.xs...)
-		ymax = append(ymax, s.hi...)
+	return v
+}
+
+// chartData is what the panels show, picked from the results.
+type chartData struct {
+	res     *Results
+	path    string // the patch path
+	methods []string
+	sums    []RolloutSummary // completed, fresh clusters; unit and clients filled in
+}
+
+func newChartData(res *Results) *chartData {
+	d := &chartData{res: res}
+	var ms []string
+	for _, s := range res.Summary {
+		if s.Runs == 0 || s.DataMiB != 0 {
+			continue
+		}
+		s.Unit, s.Clients = orDefault(s.Unit, "notify"), orDefault(s.Clients, "writers")
+		d.sums = append(d.sums, s)
+		ms = append(ms, s.Method)
 	}
-	slices.Sort(membersSeen)
-	membersSeen = slices.Compact(membersSeen)
-	if len(membersSeen) > 0 {
-		left.x0, left.x1 = membersSeen[0]-1, membersSeen[len(membersSeen)-1]+1
-		left.xTicks = membersSeen
+	for m := range res.Timeline {
+		ms = append(ms, m)
+	}
+	d.methods = sortMethods(ms)
+	if len(res.Settings.Paths) > 0 {
+		d.path = res.Settings.Paths[0]
 	} else {
-		left.x0, left.x1 = 2, 8
+		count := map[string]int{}
+		for _, s := range d.sums {
+			count[s.Path]++
+			if count[s.Path] > count[d.path] {
+				d.path = s.Path
+			}
+		}
 	}
-	left.y0, left.y1 = 0, niceCeil(maxOf(ymax)*1.1)
-	left.xTickLabel = func(x float64) string { return fmt.Sprintf("%.0f", x) }
-	drawPanel(img, left, ls)
+	return d
+}
 
-	// Right: latency over time, with each member's stop and failed writes.
-	var rs []series
-	tmax, lmin, lmax := 1.0, math.Inf(1), 10.0
-	type mark struct {
-		t     float64
-		label string
-	}
-	fails, stops := map[string][]mark{}, map[string][]mark{}
-	var methods []string
-	for _, m := range []string{"provider", "manual"} {
-		if _, ok := res.Timeline[m]; ok {
-			methods = append(methods, m)
+func (d *chartData) colour(method string) color.RGBA { return methodColour(method, d.methods) }
+
+// pick returns the summaries keep accepts.
+func (d *chartData) pick(keep func(RolloutSummary) bool) []RolloutSummary {
+	var out []RolloutSummary
+	for _, s := range d.sums {
+		if keep(s) {
+			out = append(out, s)
 		}
 	}
-	for _, method := range methods {
-		s := series{label: method, col: palette[method]}
-		gap := false
-		for _, b := range res.Timeline[method] {
-			tmax = math.Max(tmax, b.T+0.1)
-			if b.Failed > 0 {
-				fails[method] = append(fails[method], mark{t: b.T + 0.05})
-			}
-			if b.Acked == 0 {
-				gap = true
-				continue
-			}
-			s.xs = append(s.xs, b.T+0.05)
-			s.ys = append(s.ys, b.MaxMs)
-			s.breaks = append(s.breaks, gap)
-			gap = false
-			lmin, lmax = math.Min(lmin, b.MaxMs), math.Max(lmax, b.MaxMs)
+	return out
+}
+
+// barSize is the cluster size of the bar panels: 3 members, else the
+// smallest measured.
+func barSize(ss []RolloutSummary) int {
+	size := 0
+	for _, s := range ss {
+		if s.Members == 3 {
+			return 3
 		}
-		for _, st := range res.TimelineStops[method] {
-			stops[method] = append(stops[method], mark{t: st.T, label: st.Member})
-		}
-		if len(s.xs) > 0 {
-			rs = append(rs, s)
+		if size == 0 || s.Members < size {
+			size = s.Members
 		}
 	}
-	if math.IsInf(lmin, 1) {
-		lmin = 1
-	}
-	right.x0, right.x1 = 0, niceCeil(tmax)
-	right.xTicks = linearTicks(right.x0, right.x1)
-	right.xTickLabel = func(x float64) string { return fmt.Sprintf("%g", x) }
-	right.y0, right.y1 = math.Pow(10, math.Floor(math.Log10(lmin))), math.Pow(10, math.Ceil(math.Log10(lmax)))
-	drawPanel(img, right, rs)
-	for i, method := range methods {
-		col := palette[method]
-		for _, f := range fails[method] {
-			// Above the plot area, one row per method.
-			drawCross(img, right.px(f.t), right.r.Min.Y-14+9*i, 3, col)
+	return size
+}
+
+// drawChart writes the PNG: rollout time by cluster size, per-member stop
+// time by client mix and unit, and write latency over one rollout.
+func drawChart(path string, res *Results) error {
+	d := newChartData(res)
+	img := vgimg.NewWith(vgimg.UseWH(px(chartW), px(chartH)), vgimg.UseDPI(chartDPI))
+	c := draw.New(img)
+
+	var about []string
+	for _, a := range []struct {
+		ok   bool
+		text string
+	}{
+		{res.Generated != "", res.Generated},
+		{res.Settings.Runs > 0, fmt.Sprintf("%d run(s) per point", res.Settings.Runs)},
+		{res.Settings.StableFor != "", "stability wait " + res.Settings.StableFor},
+		{res.Machine.CPUs > 0, fmt.Sprintf("%d CPUs", res.Machine.CPUs)},
+		{res.Settings.Writers > 0, fmt.Sprintf("%d writer clients", res.Settings.Writers)},
+	} {
+		if a.ok {
+			about = append(about, a.text)
 		}
-		// Stops: a tick up from the x axis and the member's name, one row
-		// per method.
-		y := right.r.Max.Y - 10 - 16*i
-		for _, st := range stops[method] {
-			x := right.px(st.t)
-			vline(img, x, y-6, right.r.Max.Y, col)
-			vline(img, x+1, y-6, right.r.Max.Y, col)
-			drawText(img, x+4, y, st.label, col, 1)
-		}
 	}
-	if len(rs) > 0 {
-		drawText(img, right.r.Min.X-40, right.r.Max.Y+54, "x above the plot: failed write(s) in that 100 ms; tick up from the axis: that member stopped", gray, 1)
-		drawText(img, right.r.Min.X-40, right.r.Max.Y+70, "a break in a line: no write acknowledged in that 100 ms", gray, 1)
+	head := "terraform-provider-etcd rollouts: the provider and etcd's guide by a script (manual)"
+	if slices.Contains(d.methods, "floor") {
+		head = "terraform-provider-etcd rollouts: the provider, etcd's guide by a script (manual) and the physical floor"
+		about = append(about, "floor: only stop, swap, start and gate, run on the host")
+	}
+	body := panelHead(draw.Crop(c, px(20), -px(28), px(14), -px(16)), head, 20, 13, strings.Join(about, " · "))
+	rows := draw.Tiles{Rows: 2, Cols: 1, PadY: px(44), PadTop: px(18)}
+	top, bottom := rows.At(body, 0, 0), rows.At(body, 0, 1)
+	left, right := splitX(top, 0.42, px(56))
+	var err error
+	if others := d.otherPaths(); len(others) > 0 {
+		tl, op := splitX(bottom, 0.74, px(56))
+		err = errors.Join(d.drawTimeline(tl), d.drawOtherPaths(op, others))
+	} else {
+		err = d.drawTimeline(bottom)
+	}
+	if err = errors.Join(err, d.drawWallBySize(left), d.drawStopBars(right)); err != nil {
+		return err
 	}
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -205,230 +197,585 @@ func drawChart(path string, res *Results) error {
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(f, img); err != nil {
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
-func sortSeries(s *series) {
-	idx := make([]int, len(s.xs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return s.xs[idx[a]] < s.xs[idx[b]] })
-	reorder := func(v []float64) []float64 {
-		if v == nil {
-			return nil
-		}
-		out := make([]float64, len(v))
-		for i, j := range idx {
-			out[i] = v[j]
-		}
-		return out
-	}
-	s.xs, s.ys, s.lo, s.hi = reorder(s.xs), reorder(s.ys), reorder(s.lo), reorder(s.hi)
+// splitX cuts c at frac of its width, gap apart.
+func splitX(c draw.Canvas, frac float64, gap vg.Length) (left, right draw.Canvas) {
+	w := c.Max.X - c.Min.X
+	at := c.Min.X + vg.Length(frac)*w
+	return draw.Crop(c, 0, at-gap/2-c.Max.X, 0, 0), draw.Crop(c, at+gap/2-c.Min.X, 0, 0, 0)
 }
 
-func drawPanel(img *image.RGBA, p *panel, ss []series) {
-	drawText(img, p.r.Min.X, p.r.Min.Y-30, p.title, black, 1)
-	// Grid and y ticks.
-	var yTicks []float64
-	if p.yLog {
-		for v := p.y0; v <= p.y1*1.001; v *= 10 {
-			yTicks = append(yTicks, v)
-		}
-	} else {
-		yTicks = linearTicks(p.y0, p.y1)
+// panelHead writes a panel's title and lines under it, and returns the
+// canvas left below them.
+func panelHead(c draw.Canvas, title string, titleSize, lineSize float64, lines ...string) draw.Canvas {
+	t := textStyle(titleSize, color.Black)
+	t.YAlign = draw.YTop
+	c.FillText(t, vg.Point{X: c.Min.X, Y: c.Max.Y}, title)
+	y := c.Max.Y - px(titleSize*1.6)
+	s := textStyle(lineSize, textGray)
+	s.YAlign = draw.YTop
+	for _, l := range lines {
+		c.FillText(s, vg.Point{X: c.Min.X, Y: y}, l)
+		y -= px(lineSize * 1.5)
 	}
-	for _, v := range yTicks {
-		y := p.py(v)
-		hline(img, p.r.Min.X, p.r.Max.X, y, gridGray)
-		hline(img, p.r.Min.X-5, p.r.Min.X, y, black)
-		label := fmt.Sprintf("%g", v)
-		drawText(img, p.r.Min.X-10-7*len(label), y+4, label, black, 1)
-	}
-	for _, v := range p.xTicks {
-		x := p.px(v)
-		vline(img, x, p.r.Min.Y, p.r.Max.Y, gridGray)
-		vline(img, x, p.r.Max.Y, p.r.Max.Y+5, black)
-		label := p.xTickLabel(v)
-		drawText(img, x-7*len(label)/2, p.r.Max.Y+18, label, black, 1)
-	}
-	// Axes.
-	hline(img, p.r.Min.X, p.r.Max.X, p.r.Max.Y, black)
-	vline(img, p.r.Min.X, p.r.Min.Y, p.r.Max.Y, black)
-	drawText(img, p.r.Min.X+p.r.Dx()/2-7*len(p.xLabel)/2, p.r.Max.Y+36, p.xLabel, black, 1)
-	drawText(img, p.r.Min.X-80, p.r.Min.Y-6, p.yLabel, black, 1)
+	return draw.Crop(c, 0, 0, 0, y-c.Max.Y-px(6))
+}
 
-	if len(ss) == 0 {
-		drawText(img, p.r.Min.X+20, p.r.Min.Y+p.r.Dy()/2, "not measured in this run", gray, 1)
-		return
-	}
-	for si, s := range ss {
-		for i := range s.xs {
-			x, y := p.px(s.xs[i]), p.py(s.ys[i])
-			if i > 0 && (s.breaks == nil || !s.breaks[i]) {
-				thickLine(img, p.px(s.xs[i-1]), p.py(s.ys[i-1]), x, y, s.col)
-			}
-			if s.lo != nil {
-				lo, hi := p.py(s.lo[i]), p.py(s.hi[i])
-				vline(img, x, hi, lo, s.col)
-				hline(img, x-5, x+5, hi, s.col)
-				hline(img, x-5, x+5, lo, s.col)
-			}
-			if s.marks {
-				fillRect(img, image.Rect(x-4, y-4, x+5, y+5), s.col)
-				// Alternate series label above and below their points, so
-				// close values stay readable.
-				dy := -8
-				if si%2 == 1 {
-					dy = 18
-				}
-				drawText(img, x+8, y+dy, fmt.Sprintf("%.1fs", s.ys[i]), s.col, 1)
-			}
-		}
-	}
-	// Legend, top left inside the plot.
-	w := 0
+// noData says in the middle of c why a panel is empty.
+func noData(c draw.Canvas, why string) {
+	s := textStyle(14, textGray)
+	s.XAlign, s.YAlign = draw.XCenter, draw.YCenter
+	c.FillText(s, c.Center(), why)
+}
+
+func newPlot(xLabel, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
+	p.X.Label.TextStyle.Font = font.From(sansFont, vg.Points(13))
+	p.Y.Label.TextStyle.Font = font.From(sansFont, vg.Points(13))
+	p.X.Tick.Label.Font = font.From(sansFont, vg.Points(12))
+	p.Y.Tick.Label.Font = font.From(sansFont, vg.Points(12))
+	p.Legend.TextStyle.Font = font.From(sansFont, vg.Points(12))
+	p.Legend.Padding = vg.Points(3)
+	g := plotter.NewGrid()
+	g.Vertical.Color, g.Horizontal.Color = color.Gray{Y: 225}, color.Gray{Y: 225}
+	g.Vertical.Width, g.Horizontal.Width = vg.Points(0.75), vg.Points(0.75)
+	p.Add(g)
+	return p
+}
+
+// drawWithLegend draws p on the left of c and l in a column on its right.
+func drawWithLegend(c draw.Canvas, p *plot.Plot, l plot.Legend) {
+	l.Top, l.Left = true, true
+	w := l.Rectangle(c).Size().X + px(16)
+	p.Draw(draw.Crop(c, 0, -w, 0, 0))
+	l.Draw(draw.Crop(c, c.Max.X-c.Min.X-w+px(16), 0, 0, -px(8)))
+}
+
+func newLegend() plot.Legend {
+	l := plot.NewLegend()
+	l.TextStyle.Font = font.From(sansFont, vg.Points(12))
+	l.Padding = vg.Points(4)
+	return l
+}
+
+func lineStyle(c color.Color, width float64, dashes ...vg.Length) draw.LineStyle {
+	return draw.LineStyle{Color: c, Width: vg.Points(width), Dashes: dashes}
+}
+
+// xyErrs is the points and whiskers of plotter.NewYErrorBars.
+type xyErrs struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// drawWallBySize: the patch path's median wall time by cluster size, one
+// line per method, whiskers min to max.
+func (d *chartData) drawWallBySize(c draw.Canvas) error {
+	ss := d.pick(func(s RolloutSummary) bool {
+		return s.Path == d.path && s.Unit == "notify" && s.Clients == "writers"
+	})
+	slices.SortFunc(ss, func(a, b RolloutSummary) int { return cmp.Compare(a.Members, b.Members) })
+	bySize := map[string]map[int]float64{}
 	for _, s := range ss {
-		w = max(w, len(s.label))
+		if bySize[s.Method] == nil {
+			bySize[s.Method] = map[int]float64{}
+		}
+		bySize[s.Method][s.Members] = s.WallS
 	}
-	lx, ly := p.r.Min.X+12, p.r.Min.Y+12
-	if p.legendRight {
-		lx = p.r.Max.X - 7*w - 60
+	var ratios []string
+	if pm, mm := bySize["provider"], bySize["manual"]; pm != nil && mm != nil {
+		var rs []string
+		for _, n := range slices.Sorted(maps.Keys(pm)) {
+			if mm[n] > 0 {
+				rs = append(rs, fmt.Sprintf("%.2f at %d", pm[n]/mm[n], n))
+			}
+		}
+		if len(rs) > 0 {
+			ratios = append(ratios, "provider ÷ manual: "+strings.Join(rs, ", ")+" members")
+		}
 	}
-	box := image.Rect(lx-6, ly-6, lx+40+7*w+8, ly+18*len(ss)+2)
-	fillRect(img, box, white)
-	strokeRect(img, box, gray)
-	for i, s := range ss {
-		y := ly + 18*i + 6
-		thickLine(img, lx, y, lx+28, y, s.col)
-		drawText(img, lx+36, y+4, s.label, black, 1)
+	const title = "Rollout time by cluster size"
+	if len(ss) == 0 {
+		noData(panelHead(c, title, 16, 12), "no completed rollouts of the patch path in these results")
+		return nil
+	}
+	c = panelHead(c, title, 16, 12,
+		append([]string{fmt.Sprintf("path %s, unit notify, writers only · median wall time, whiskers min–max", d.path)}, ratios...)...)
+	p := newPlot("members", "seconds")
+	var sizes []int
+	ymax := 0.0
+	type label struct {
+		x, y   float64
+		text   string
+		colour color.Color
+	}
+	var labels []label
+	for _, m := range d.methods {
+		var pts plotter.XYs
+		var errs plotter.YErrors
+		for _, s := range ss {
+			if s.Method != m {
+				continue
+			}
+			pts = append(pts, plotter.XY{X: float64(s.Members), Y: s.WallS})
+			errs = append(errs, struct{ Low, High float64 }{s.WallS - min(s.WallMinS, s.WallS), max(s.WallMaxS, s.WallS) - s.WallS})
+			sizes = append(sizes, s.Members)
+			ymax = max(ymax, s.WallMaxS, s.WallS)
+			labels = append(labels, label{float64(s.Members), s.WallS, fmt.Sprintf("%.1f s", s.WallS), darker(d.colour(m))})
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		line, sc, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		line.LineStyle = lineStyle(d.colour(m), 2.5)
+		sc.GlyphStyle = draw.GlyphStyle{Color: d.colour(m), Radius: vg.Points(4), Shape: draw.CircleGlyph{}}
+		eb, err := plotter.NewYErrorBars(xyErrs{pts, errs})
+		if err != nil {
+			return err
+		}
+		eb.LineStyle = lineStyle(d.colour(m), 1.5)
+		p.Add(line, sc, eb)
+		p.Legend.Add(m, line, sc)
+	}
+	slices.Sort(sizes)
+	sizes = slices.Compact(sizes)
+	var ticks plot.ConstantTicks
+	for _, n := range sizes {
+		ticks = append(ticks, plot.Tick{Value: float64(n), Label: fmt.Sprint(n)})
+	}
+	p.X.Tick.Marker = ticks
+	p.X.Min, p.X.Max = float64(sizes[0])-0.8, float64(sizes[len(sizes)-1])+0.8
+	p.Y.Min, p.Y.Max = 0, ymax*1.1
+
+	// The values: at each size the highest above left of its point, the
+	// others below right, kept apart.
+	slices.SortFunc(labels, func(a, b label) int { return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(b.y, a.y)) })
+	sep := 0.06 * p.Y.Max
+	vl := &boxedLabels{}
+	for i, l := range labels {
+		sty := textStyle(12, l.colour)
+		if i == 0 || labels[i-1].x != l.x {
+			sty.XAlign, sty.YAlign = draw.XRight, draw.YBottom
+			vl.add(l.x, l.y, l.text, sty, vg.Point{X: -vg.Points(8), Y: vg.Points(4)})
+			continue
+		}
+		if i >= 2 && labels[i-2].x == l.x {
+			labels[i].y = min(l.y, labels[i-1].y-sep)
+		}
+		sty.XAlign, sty.YAlign = draw.XLeft, draw.YTop
+		vl.add(l.x, labels[i].y, l.text, sty, vg.Point{X: vg.Points(9), Y: -vg.Points(4)})
+	}
+	p.Add(vl)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), -vg.Points(4)
+	p.Draw(c)
+	return nil
+}
+
+// boxedLabels writes texts at data points, each on a white box so the
+// lines under it do not hide it.
+type boxedLabels struct {
+	at     plotter.XYs
+	texts  []string
+	styles []text.Style
+	offs   []vg.Point
+}
+
+func (b *boxedLabels) add(x, y float64, txt string, sty text.Style, off vg.Point) {
+	b.at = append(b.at, plotter.XY{X: x, Y: y})
+	b.texts, b.styles, b.offs = append(b.texts, txt), append(b.styles, sty), append(b.offs, off)
+}
+
+func (b *boxedLabels) Plot(c draw.Canvas, p *plot.Plot) {
+	tx, ty := p.Transforms(&c)
+	pad := vg.Points(2)
+	for i, txt := range b.texts {
+		pt := vg.Point{X: tx(b.at[i].X) + b.offs[i].X, Y: ty(b.at[i].Y) + b.offs[i].Y}
+		r := b.styles[i].Rectangle(txt)
+		lo, hi := pt.Add(r.Min).Sub(vg.Point{X: pad, Y: pad}), pt.Add(r.Max).Add(vg.Point{X: pad, Y: pad})
+		c.FillPolygon(color.White, []vg.Point{lo, {X: lo.X, Y: hi.Y}, hi, {X: hi.X, Y: lo.Y}})
+		c.FillText(b.styles[i], pt, txt)
 	}
 }
 
-// linearTicks gives about five round ticks from lo to hi.
-func linearTicks(lo, hi float64) []float64 {
-	step := niceStep((hi - lo) / 5)
-	var out []float64
-	for v := math.Ceil(lo/step) * step; v <= hi+step/1000; v += step {
-		out = append(out, round3(v))
+// secondTicks marks every step seconds, labelled without trailing zeros.
+type secondTicks struct{ step float64 }
+
+func (t secondTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for v := math.Ceil(lo/t.step) * t.step; v <= hi+t.step/1e6; v += t.step {
+		out = append(out, plot.Tick{Value: v, Label: fmt.Sprintf("%g", math.Round(v*1000)/1000)})
 	}
 	return out
 }
 
-func niceStep(raw float64) float64 {
-	if raw <= 0 {
-		return 1
+// bars draws vertical bars from 0, centred on X, Width wide in data units.
+type bars struct {
+	plotter.XYs
+	Width  float64
+	Colour color.Color
+}
+
+func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
+	tx, ty := p.Transforms(&c)
+	for _, xy := range b.XYs {
+		x0, x1, y0, y1 := tx(xy.X-b.Width/2), tx(xy.X+b.Width/2), ty(0), ty(xy.Y)
+		c.FillPolygon(b.Colour, c.ClipPolygonY([]vg.Point{{X: x0, Y: y0}, {X: x0, Y: y1}, {X: x1, Y: y1}, {X: x1, Y: y0}}))
 	}
-	exp := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if raw <= m*exp {
-			return m * exp
+}
+
+func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, xmax, _, ymax = plotter.XYRange(b.XYs)
+	return xmin - b.Width/2, xmax + b.Width/2, 0, ymax
+}
+
+func (b *bars) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	c.FillPolygon(b.Colour, []vg.Point{r.Min, {X: r.Min.X, Y: r.Max.Y}, r.Max, {X: r.Max.X, Y: r.Min.Y}})
+}
+
+// barLabels writes each text centred above its bar, or with below just
+// under the bar's top.
+func barLabels(p *plot.Plot, xys plotter.XYs, texts []string, colour color.Color, below bool) error {
+	if len(xys) == 0 {
+		return nil
+	}
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
+	if err != nil {
+		return err
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i] = textStyle(11, colour)
+		lb.TextStyle[i].XAlign = draw.XCenter
+		if below {
+			lb.TextStyle[i].YAlign = draw.YTop
 		}
 	}
-	return 10 * exp
+	lb.Offset.Y = vg.Points(3)
+	if below {
+		lb.Offset.Y = -vg.Points(3)
+	}
+	p.Add(lb)
+	return nil
 }
 
-func niceCeil(v float64) float64 {
-	if v <= 0 {
-		return 1
+// drawStopBars: per-member stop time of the patch path at 3 members, by
+// client mix and unit behaviour; etcd's own stop drawn inside each bar.
+func (d *chartData) drawStopBars(c draw.Canvas) error {
+	all := d.pick(func(s RolloutSummary) bool { return s.Path == d.path })
+	size := barSize(all)
+	ss := d.pick(func(s RolloutSummary) bool { return s.Path == d.path && s.Members == size })
+	inside := "inside: etcd's own stop, SIGTERM → closed, from its log"
+	if !slices.ContainsFunc(ss, func(s RolloutSummary) bool { return s.EtcdStopS > 0 }) {
+		inside = "etcd's own stop: not in these results"
 	}
-	step := niceStep(v / 5)
-	return math.Ceil(v/step) * step
-}
-
-func hline(img *image.RGBA, x0, x1, y int, c color.RGBA) {
-	if x0 > x1 {
-		x0, x1 = x1, x0
+	const title = "Per-member stop time by client mix and unit"
+	if len(ss) == 0 {
+		noData(panelHead(c, title, 16, 12), "no completed rollouts of the patch path in these results")
+		return nil
 	}
-	for x := x0; x <= x1; x++ {
-		img.SetRGBA(x, y, c)
-	}
-}
-
-func vline(img *image.RGBA, x, y0, y1 int, c color.RGBA) {
-	if y0 > y1 {
-		y0, y1 = y1, y0
-	}
-	for y := y0; y <= y1; y++ {
-		img.SetRGBA(x, y, c)
-	}
-}
-
-func fillRect(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
-}
-
-func strokeRect(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	hline(img, r.Min.X, r.Max.X, r.Min.Y, c)
-	hline(img, r.Min.X, r.Max.X, r.Max.Y, c)
-	vline(img, r.Min.X, r.Min.Y, r.Max.Y, c)
-	vline(img, r.Max.X, r.Min.Y, r.Max.Y, c)
-}
-
-func drawCross(img *image.RGBA, x, y, r int, c color.RGBA) {
-	thickLine(img, x-r, y-r, x+r, y+r, c)
-	thickLine(img, x-r, y+r, x+r, y-r, c)
-}
-
-// thickLine draws a 2-pixel line with Bresenham's algorithm.
-func thickLine(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := 1, 1
-	if x0 > x1 {
-		sx = -1
-	}
-	if y0 > y1 {
-		sy = -1
-	}
-	e := dx + dy
-	for {
-		img.SetRGBA(x0, y0, c)
-		img.SetRGBA(x0+1, y0, c)
-		img.SetRGBA(x0, y0+1, c)
-		img.SetRGBA(x0+1, y0+1, c)
-		if x0 == x1 && y0 == y1 {
-			return
+	c = panelHead(c, title, 16, 12,
+		fmt.Sprintf("path %s, %d members · median over every member of every run", d.path, size),
+		"bar: the member's stop until its first passing health check · "+inside)
+	type group struct{ clients, unit string }
+	rank := func(v string, order ...string) int {
+		if i := slices.Index(order, v); i >= 0 {
+			return i
 		}
-		if e2 := 2 * e; e2 >= dy {
-			e += dy
-			x0 += sx
-		} else if e2 <= dx {
-			e += dx
-			y0 += sy
+		return len(order)
+	}
+	var groups []group
+	for _, s := range ss {
+		if g := (group{s.Clients, s.Unit}); !slices.Contains(groups, g) {
+			groups = append(groups, g)
 		}
 	}
+	slices.SortFunc(groups, func(a, b group) int {
+		return cmp.Or(cmp.Compare(rank(a.clients, "writers", "kubernetes"), rank(b.clients, "writers", "kubernetes")), strings.Compare(a.clients, b.clients),
+			cmp.Compare(rank(a.unit, "notify", "simple"), rank(b.unit, "notify", "simple")), strings.Compare(a.unit, b.unit))
+	})
+	var methods []string
+	for _, m := range d.methods {
+		if slices.ContainsFunc(ss, func(s RolloutSummary) bool { return s.Method == m }) {
+			methods = append(methods, m)
+		}
+	}
+
+	p := newPlot("client mix / unit", "seconds per member")
+	l := newLegend()
+	slot, ymax := 0.8/float64(len(methods)), 0.0
+	for _, s := range ss {
+		ymax = max(ymax, s.StopToHealthyS, s.EtcdStopS)
+	}
+	var ticks plot.ConstantTicks
+	for gi, g := range groups {
+		ticks = append(ticks, plot.Tick{Value: float64(gi), Label: g.clients + " / " + g.unit})
+	}
+	for mi, m := range methods {
+		outer := &bars{Width: slot * 0.92, Colour: d.colour(m)}
+		inner := &bars{Width: slot * 0.46, Colour: darker(d.colour(m))}
+		var outerText, innerText []string
+		var innerAt plotter.XYs
+		for gi, g := range groups {
+			for _, s := range ss {
+				if s.Method != m || s.Clients != g.clients || s.Unit != g.unit {
+					continue
+				}
+				x := float64(gi) - 0.4 + slot*(float64(mi)+0.5)
+				outer.XYs = append(outer.XYs, plotter.XY{X: x, Y: s.StopToHealthyS})
+				outerText = append(outerText, fmt.Sprintf("%.2f", s.StopToHealthyS))
+				if s.EtcdStopS > 0 {
+					inner.XYs = append(inner.XYs, plotter.XY{X: x, Y: s.EtcdStopS})
+				}
+				// Its value inside, if the bar is tall enough for it.
+				if s.EtcdStopS > 0.1*ymax {
+					innerAt = append(innerAt, plotter.XY{X: x, Y: s.EtcdStopS})
+					innerText = append(innerText, fmt.Sprintf("%.2f", s.EtcdStopS))
+				}
+			}
+		}
+		if len(outer.XYs) == 0 {
+			continue
+		}
+		p.Add(outer)
+		l.Add(m+": stop → healthy", outer)
+		if len(inner.XYs) > 0 {
+			p.Add(inner)
+			l.Add(m+": etcd's own stop", inner)
+		}
+		if err := barLabels(p, outer.XYs, outerText, color.Black, false); err != nil {
+			return err
+		}
+		if err := barLabels(p, innerAt, innerText, color.White, true); err != nil {
+			return err
+		}
+	}
+	p.X.Tick.Marker = ticks
+	// One group alone is drawn as wide as one of two.
+	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
+	if len(groups) == 1 {
+		p.X.Min, p.X.Max = -1, 1
+	}
+	p.Y.Min, p.Y.Max = 0, ymax*1.12
+	drawWithLegend(c, p, l)
+	return nil
 }
 
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
+// otherPaths are the paths beside the patch path, each with its methods'
+// summaries at one size, unit notify, writers only.
+func (d *chartData) otherPaths() []RolloutSummary {
+	ss := d.pick(func(s RolloutSummary) bool {
+		return s.Path != d.path && s.Unit == "notify" && s.Clients == "writers"
+	})
+	size := barSize(ss)
+	return slices.DeleteFunc(ss, func(s RolloutSummary) bool { return s.Members != size })
 }
 
-// drawText writes s with its baseline at y, scaled up by whole pixels.
-func drawText(img *image.RGBA, x, y int, s string, c color.RGBA, scale int) {
-	s = asciiOnly.Replace(s) // the bitmap font has ASCII only
-	face := basicfont.Face7x13
-	if scale <= 1 {
-		d := &font.Drawer{Dst: img, Src: image.NewUniform(c), Face: face, Dot: fixed.P(x, y)}
-		d.DrawString(s)
-		return
+// drawOtherPaths: median wall time of the other paths, grouped by path.
+func (d *chartData) drawOtherPaths(c draw.Canvas, ss []RolloutSummary) error {
+	c = panelHead(c, "Other paths", 16, 12, fmt.Sprintf("%d members, unit notify, writers only · median wall time", ss[0].Members))
+	var paths, methods []string
+	for _, s := range ss {
+		if !slices.Contains(paths, s.Path) {
+			paths = append(paths, s.Path)
+		}
+		methods = append(methods, s.Method)
 	}
-	w := font.MeasureString(face, s).Ceil()
-	small := image.NewRGBA(image.Rect(0, 0, w, 13))
-	d := &font.Drawer{Dst: small, Src: image.NewUniform(c), Face: face, Dot: fixed.P(0, 10)}
-	d.DrawString(s)
-	for sy := 0; sy < 13; sy++ {
-		for sx := 0; sx < w; sx++ {
-			if small.RGBAAt(sx, sy).A == 0 {
+	methods = sortMethods(methods)
+	p := newPlot("", "seconds")
+	slot, ymax := 0.8/float64(len(methods)), 0.0
+	for mi, m := range methods {
+		b := &bars{Width: slot * 0.92, Colour: d.colour(m)}
+		var texts []string
+		for pi, path := range paths {
+			for _, s := range ss {
+				if s.Method == m && s.Path == path {
+					b.XYs = append(b.XYs, plotter.XY{X: float64(pi) - 0.4 + slot*(float64(mi)+0.5), Y: s.WallS})
+					texts = append(texts, fmt.Sprintf("%.1f", s.WallS))
+					ymax = max(ymax, s.WallS)
+				}
+			}
+		}
+		p.Add(b)
+		p.Legend.Add(m, b)
+		if err := barLabels(p, b.XYs, texts, color.Black, false); err != nil {
+			return err
+		}
+	}
+	var ticks plot.ConstantTicks
+	for i, path := range paths {
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: path})
+	}
+	p.X.Tick.Marker = ticks
+	p.X.Min, p.X.Max = -0.5, float64(len(paths))-0.5
+	p.Y.Min, p.Y.Max = 0, ymax*1.3
+	p.Legend.Top = true
+	p.Draw(c)
+	return nil
+}
+
+// drawTimeline: the highest write latency of each slice of one 3-member
+// rollout per method, the members' stops and the failed writes.
+func (d *chartData) drawTimeline(c draw.Canvas) error {
+	var methods []string
+	for _, m := range d.methods {
+		if len(d.res.Timeline[m]) > 0 {
+			methods = append(methods, m)
+		}
+	}
+	const title = "Write latency over one 3-member rollout"
+	if len(methods) == 0 {
+		noData(panelHead(c, title, 16, 12), "no write latency timeline in these results")
+		return nil
+	}
+	anyStops := slices.ContainsFunc(methods, func(m string) bool { return len(d.res.TimelineStops[m]) > 0 })
+	anyFailed := slices.ContainsFunc(methods, func(m string) bool {
+		return slices.ContainsFunc(d.res.Timeline[m], func(b Bucket) bool { return b.Failed > 0 })
+	})
+	var marks []string
+	if anyStops {
+		marks = append(marks, "dashed: a member stopped, named at the top")
+	}
+	if anyFailed {
+		marks = append(marks, "×: failed write(s) in that slice, at the bottom")
+	}
+	c = panelHead(c, title, 16, 12,
+		"highest latency of the writes started in each slice, log scale · a break in a line: no write acknowledged in that slice",
+		strings.Join(marks, " · "))
+	p := newPlot("seconds since the command started", "ms")
+	l := newLegend()
+	lmin, lmax, tmax := math.Inf(1), 1.0, 1.0
+	for _, m := range methods {
+		for _, b := range d.res.Timeline[m] {
+			if b.Acked > 0 && b.MaxMs > 0 {
+				lmin, lmax = min(lmin, b.MaxMs), max(lmax, b.MaxMs)
+			}
+		}
+	}
+	if math.IsInf(lmin, 1) {
+		lmin = 1
+	}
+	// Room below the lowest decade for the failed writes, above the highest
+	// for the members' names.
+	ylo, yhi := math.Pow(10, math.Floor(math.Log10(lmin)))/1.5, math.Pow(10, math.Ceil(math.Log10(lmax)))*4
+	if anyFailed {
+		ylo /= 3.3
+	}
+	for mi, m := range methods {
+		buckets := d.res.Timeline[m]
+		width := 0.1
+		if len(buckets) > 1 {
+			width = buckets[1].T - buckets[0].T
+		}
+		tmax = max(tmax, buckets[len(buckets)-1].T+width)
+		col := d.colour(m)
+		// Segments between slices without an acknowledged write.
+		var segs []plotter.XYs
+		var fails plotter.XYs
+		run := plotter.XYs{}
+		for _, b := range buckets {
+			if b.Failed > 0 {
+				// A row per method at the bottom.
+				fails = append(fails, plotter.XY{X: b.T + width/2, Y: ylo * math.Pow(1.4, float64(mi+1))})
+			}
+			if b.Acked == 0 || b.MaxMs <= 0 {
+				if len(run) > 0 {
+					segs = append(segs, run)
+				}
+				run = plotter.XYs{}
 				continue
 			}
-			fillRect(img, image.Rect(x+sx*scale, y-10*scale+sy*scale, x+(sx+1)*scale, y-10*scale+(sy+1)*scale), c)
+			run = append(run, plotter.XY{X: b.T + width/2, Y: b.MaxMs})
+		}
+		if len(run) > 0 {
+			segs = append(segs, run)
+		}
+		var legendLine *plotter.Line
+		for _, seg := range segs {
+			if len(seg) == 1 {
+				sc, err := plotter.NewScatter(seg)
+				if err != nil {
+					return err
+				}
+				sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
+				p.Add(sc)
+				continue
+			}
+			line, err := plotter.NewLine(seg)
+			if err != nil {
+				return err
+			}
+			line.LineStyle = lineStyle(col, 1.8)
+			p.Add(line)
+			legendLine = line
+		}
+		if legendLine == nil {
+			legendLine = &plotter.Line{LineStyle: lineStyle(col, 1.8)}
+		}
+		l.Add(m, legendLine)
+		if len(fails) > 0 {
+			sc, err := plotter.NewScatter(fails)
+			if err != nil {
+				return err
+			}
+			sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(4.5), Shape: draw.CrossGlyph{}}
+			p.Add(sc)
+		}
+		// Stops: a dashed line each, the member's name in a row per method
+		// at the top.
+		var at plotter.XYs
+		var names []string
+		for _, st := range d.res.TimelineStops[m] {
+			line, err := plotter.NewLine(plotter.XYs{{X: st.T, Y: ylo}, {X: st.T, Y: yhi}})
+			if err != nil {
+				return err
+			}
+			line.LineStyle = lineStyle(col, 1.5, vg.Points(6), vg.Points(4))
+			p.Add(line)
+			at = append(at, plotter.XY{X: st.T, Y: yhi / math.Pow(1.45, float64(mi+1))})
+			names = append(names, st.Member)
+			tmax = max(tmax, st.T)
+		}
+		if len(at) > 0 {
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: at, Labels: names})
+			if err != nil {
+				return err
+			}
+			for i := range lb.TextStyle {
+				lb.TextStyle[i] = textStyle(12, darker(col))
+				lb.TextStyle[i].YAlign = draw.YCenter
+			}
+			lb.Offset.X = vg.Points(4)
+			p.Add(lb)
 		}
 	}
+	if anyStops {
+		l.Add("member stopped", &plotter.Line{LineStyle: lineStyle(textGray, 1.5, vg.Points(6), vg.Points(4))})
+	}
+	if anyFailed {
+		l.Add("failed write(s)", &plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: textGray, Radius: vg.Points(4.5), Shape: draw.CrossGlyph{}}})
+	}
+	p.X.Min, p.X.Max = 0, tmax
+	step := 0.5
+	for _, st := range []float64{1, 2, 5, 10, 30, 60} {
+		if tmax/step <= 16 {
+			break
+		}
+		step = st
+	}
+	p.X.Tick.Marker = secondTicks{step}
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Y.Min, p.Y.Max = ylo, yhi
+	drawWithLegend(c, p, l)
+	return nil
 }

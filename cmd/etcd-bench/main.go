@@ -37,12 +37,15 @@ import (
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
 
+// Three etcd builds cover every default path: the patch downgrade
+// 3.5.35 → 3.5.21, the minor upgrade 3.5.35 → 3.6.16 (3.6 wants 3.5.26+)
+// and the downgrade back through etcd's downgrade API, 3.6.16 → 3.5.35.
 const (
-	fromVersion  = testhosts.DefaultEtcdVersion // 3.5.21
-	patchVersion = "3.5.16"
-	// The downgrade through etcd's downgrade API.
+	fromVersion  = "3.5.35"
+	patchVersion = testhosts.DefaultEtcdVersion // 3.5.21
+	// The downgrade through etcd's downgrade API, and the upgrade back.
 	apiFromVersion = "3.6.16"
-	apiToVersion   = "3.5.35"
+	apiToVersion   = fromVersion
 )
 
 type bench struct {
@@ -60,6 +63,11 @@ type bench struct {
 	planClusters    int
 	snapshotMiB     int
 	snapshotMembers int
+	units           []string // -units: the hosts' unit behaviours
+	clientMixes     []string // -clients: the client mixes
+	methods         []string // -methods
+	streams         int      // -streams: watch streams per member in the kubernetes mix
+	dataMiB         int      // -data-mib: the data-size scenario's fill
 
 	tf      string // Terraform CLI
 	rc      string // TF_CLI_CONFIG_FILE with dev_overrides
@@ -69,15 +77,20 @@ type bench struct {
 
 func main() {
 	b := &bench{started: time.Now()}
-	var members, minorMembers, apiMembers, paths, scenarios string
+	var members, minorMembers, apiMembers, paths, scenarios, units, clients, methods string
 	var keep bool
 	var timeout time.Duration
 	flag.IntVar(&b.runs, "runs", 3, "repetitions of every measurement")
 	flag.StringVar(&members, "members", "3,5,7", "cluster sizes for the rollout scenario (3.5 patch downgrade)")
 	flag.StringVar(&minorMembers, "minor-members", "3", "cluster sizes for the 3.5 → 3.4 downgrade (only with ETCD_BINARY_3_4)")
-	flag.StringVar(&apiMembers, "api-members", "3", "cluster sizes for the "+apiFromVersion+" → "+apiToVersion+" downgrade through etcd's downgrade API")
+	flag.StringVar(&apiMembers, "api-members", "3", "cluster sizes for the "+fromVersion+" → "+apiFromVersion+" upgrade and the "+apiFromVersion+" → "+apiToVersion+" downgrade through etcd's downgrade API")
 	flag.StringVar(&paths, "paths", "", "version paths for the rollout scenario, comma-separated FROM:TO (e.g. "+apiFromVersion+":"+apiToVersion+"; FROM->TO and FROM→TO work too); default all")
-	flag.StringVar(&scenarios, "scenarios", "rollout,plan,snapshot", "which scenarios to run")
+	flag.StringVar(&scenarios, "scenarios", "rollout,data,plan,snapshot", "which scenarios to run: rollout, data (rollouts on a cluster of -data-mib), plan, snapshot")
+	flag.StringVar(&units, "units", "notify,simple", "the hosts' unit behaviours for the 3-member patch rollouts: notify (start returns once etcd serves), simple (start returns at once); other sizes and paths run on notify")
+	flag.StringVar(&clients, "clients", "writers,kubernetes", "client mixes for the 3-member patch rollouts: writers (the writers only), kubernetes (the writers, -streams watch streams on every member, leases kept alive); other sizes and paths run with writers")
+	flag.StringVar(&methods, "methods", "provider,manual,floor", "methods to measure: provider, manual (etcd's guide by script), floor (stop, swap, start and gate on the host, nothing else)")
+	flag.IntVar(&b.streams, "streams", 100, "watch streams per member in the kubernetes client mix")
+	flag.IntVar(&b.dataMiB, "data-mib", 1024, "how much the data scenario's 3-member cluster holds, in MiB")
 	flag.StringVar(&b.out, "out", "bench", "where results.json and chart.png go")
 	flag.StringVar(&b.work, "work", "", "working directory for Terraform configurations, logs and snapshots (default: a temp dir, removed unless -keep)")
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
@@ -117,14 +130,21 @@ func main() {
 		fatal(fmt.Errorf("-paths: %w", err))
 	}
 	b.scenarios = map[string]bool{}
-	for _, s := range strings.Split(scenarios, ",") {
-		switch s = strings.TrimSpace(s); s {
-		case "rollout", "plan", "snapshot":
-			b.scenarios[s] = true
-		case "":
-		default:
-			fatal(fmt.Errorf("-scenarios: unknown scenario %q (want rollout, plan, snapshot)", s))
-		}
+	sc, err := parseWords("-scenarios", scenarios, "rollout", "data", "plan", "snapshot")
+	if err != nil {
+		fatal(err)
+	}
+	for _, s := range sc {
+		b.scenarios[s] = true
+	}
+	if b.units, err = parseWords("-units", units, "notify", "simple"); err != nil {
+		fatal(err)
+	}
+	if b.clientMixes, err = parseWords("-clients", clients, "writers", "kubernetes"); err != nil {
+		fatal(err)
+	}
+	if b.methods, err = parseWords("-methods", methods, "provider", "manual", "floor"); err != nil {
+		fatal(err)
 	}
 	if b.runs < 1 {
 		fatal(errors.New("-runs must be at least 1"))
@@ -192,6 +212,23 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Printf("[%6.1fs] %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// parseWords reads a comma-separated list of words from allowed.
+func parseWords(flagName, s string, allowed ...string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		switch f = strings.TrimSpace(f); {
+		case f == "":
+		case slices.Contains(allowed, f):
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		default:
+			return nil, fmt.Errorf("%s: unknown %q (want %s)", flagName, f, strings.Join(allowed, ", "))
+		}
+	}
+	return out, nil
+}
+
 func parseInts(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -241,22 +278,27 @@ func (b *bench) rolloutPaths(patchBinary string) ([]versionPath, []string, error
 	} else {
 		notes = append(notes, fmt.Sprintf("(set %s to a 3.4.32+ etcd binary to also measure the 3.5 → 3.4 downgrade)", testhosts.EnvEtcdBinary34))
 	}
-	api := versionPath{From: apiFromVersion, To: apiToVersion, Members: b.apiMembers}
-	target, err := testhosts.EtcdBinary(apiToVersion)
-	if err == nil {
-		api.TargetBinary = target
-		// The operator's etcdctl is the one of the version the cluster
-		// runs: 3.5's has no `downgrade` command.
-		api.Etcdctl, err = testhosts.EtcdctlBinary(apiFromVersion)
-	}
-	if err == nil {
-		_, err = testhosts.EtcdBinary(apiFromVersion) // the sandbox starts on it
-	}
-	if err == nil {
-		all = append(all, api)
-	} else {
-		missing[api.String()] = err
-		notes = append(notes, fmt.Sprintf("(the %s downgrade through etcd's downgrade API is skipped: %v)", api, err))
+	// The minor upgrade and the downgrade back through etcd's downgrade
+	// API. The operator's etcdctl is the one of the version the cluster
+	// runs: 3.5's has no `downgrade` command.
+	for _, p := range []versionPath{
+		{From: fromVersion, To: apiFromVersion, Members: b.apiMembers},
+		{From: apiFromVersion, To: apiToVersion, Members: b.apiMembers},
+	} {
+		target, err := testhosts.EtcdBinary(p.To)
+		if err == nil {
+			p.TargetBinary = target
+			p.Etcdctl, err = testhosts.EtcdctlBinary(p.From)
+		}
+		if err == nil {
+			_, err = testhosts.EtcdBinary(p.From) // the sandbox starts on it
+		}
+		if err == nil {
+			all = append(all, p)
+		} else {
+			missing[p.String()] = err
+			notes = append(notes, fmt.Sprintf("(the %s path is skipped: %v)", p, err))
+		}
 	}
 	if b.paths == nil {
 		return all, notes, nil
@@ -333,41 +375,45 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		}
 	}
 
+	timeline := map[string]measured{}
+	measure := func(spec runSpec) measured {
+		m := b.rolloutRun(ctx, spec)
+		res.Rollouts = append(res.Rollouts, m.Rollout)
+		if m.Failed() {
+			b.logf("  %-8s %s: failed; %s", spec.method, spec, writesRead(m.Rollout))
+			record(fmt.Errorf("%s rollout %s: %s", spec.method, spec, m.Error))
+			return m
+		}
+		b.logf("  %-8s %s: %s", spec.method, spec, runLine(m.Rollout))
+		return m
+	}
 	if b.scenarios["rollout"] {
 		b.logf("rollout scenario")
-		timeline := map[string]measured{}
 		for pi, p := range paths {
 			for _, n := range p.Members {
-				for run := 1; run <= b.runs; run++ {
-					methods := []string{"provider", "manual"}
-					if (run+n)%2 == 0 {
-						methods[0], methods[1] = methods[1], methods[0]
-					}
-					for _, method := range methods {
-						if ctx.Err() != nil {
-							return res, errors.Join(append(errs, ctx.Err())...)
-						}
-						m := b.rolloutRun(ctx, method, p, n, run)
-						res.Rollouts = append(res.Rollouts, m.Rollout)
-						if m.Failed() {
-							b.logf("  %-8s %s %d members run %d: failed; %s", method, p, n, run, writesRead(m.Rollout))
-							record(fmt.Errorf("%s rollout %s, %d members, run %d: %s", method, p, n, run, m.Error))
-							continue
-						}
-						api := ""
-						if d := m.Downgrade; d != nil {
-							api = fmt.Sprintf("  downgrade API wait %.2fs, end wait %.2fs", d.WaitS, d.EndWaitS)
-						}
-						b.logf("  %-8s %s %d members run %d: %6.2fs%s  stop→healthy max %.2fs  writes %d ok %d failed %d lost, gap %.0fms, %d SSH logins",
-							method, p, n, run, m.WallS, api, maxOf(values(m.StopToHealthyS)), m.Writes.Acked, m.Writes.Failed, m.Writes.Lost, m.Writes.LongestGapMs, m.SSHConnections)
-						if _, ok := timeline[method]; !ok && pi == 0 && n == slices.Min(p.Members) {
-							timeline[method] = m
+				// The unit behaviours and client mixes multiply only the
+				// first path's smallest cluster.
+				units, mixes := []string{"notify"}, []string{"writers"}
+				if pi == 0 && n == slices.Min(p.Members) {
+					units, mixes = b.units, b.clientMixes
+				}
+				for _, unit := range units {
+					for _, clients := range mixes {
+						for run := 1; run <= b.runs; run++ {
+							for _, method := range b.methodOrder(p, run+n) {
+								if ctx.Err() != nil {
+									return res, errors.Join(append(errs, ctx.Err())...)
+								}
+								m := measure(runSpec{method: method, path: p, members: n, run: run, unit: unit, clients: clients})
+								if _, ok := timeline[method]; !ok && !m.Failed() && pi == 0 && n == slices.Min(p.Members) && unit == "notify" && clients == "writers" {
+									timeline[method] = m
+								}
+							}
 						}
 					}
 				}
 			}
 		}
-		res.Summary = summarize(res.Rollouts)
 		res.Timeline = map[string][]Bucket{}
 		res.TimelineStops = map[string][]StopEvent{}
 		for method, m := range timeline {
@@ -375,6 +421,12 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 			res.TimelineStops[method] = m.stops
 		}
 	}
+
+	if b.scenarios["data"] && len(paths) > 0 {
+		b.logf("data scenario: a 3-member cluster holding %d MiB", b.dataMiB)
+		record(b.dataScenario(ctx, paths[0], measure))
+	}
+	res.Summary = summarize(res.Rollouts)
 
 	if b.scenarios["plan"] {
 		b.logf("plan scenario: 1 and %d clusters of 3 members", b.planClusters)
@@ -393,6 +445,40 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	res.Targets = targets(res, versionPath{From: fromVersion, To: patchVersion}.String())
 	printTables(res)
 	return res, errors.Join(errs...)
+}
+
+// methodOrder is the methods measured on path p, their order turning with
+// turn so that none always goes first. The floor measures only rolling
+// paths: through etcd's downgrade API the waits are etcd's own.
+func (b *bench) methodOrder(p versionPath, turn int) []string {
+	var out []string
+	for _, m := range b.methods {
+		if m != "floor" || !downgradeAPI(p) {
+			out = append(out, m)
+		}
+	}
+	if len(out) > 0 {
+		k := turn % len(out)
+		out = append(out[k:], out[:k]...)
+	}
+	return out
+}
+
+// runLine is a completed run's progress line.
+func runLine(r Rollout) string {
+	api := ""
+	if d := r.Downgrade; d != nil {
+		api = fmt.Sprintf("  downgrade API wait %.2fs, end wait %.2fs", d.WaitS, d.EndWaitS)
+	}
+	line := fmt.Sprintf("%6.2fs%s  stop→healthy max %.2fs  etcd's own stop max %.2fs  writes %d ok %d failed %d lost, gap %.0fms, %d SSH logins",
+		r.WallS, api, maxOf(values(r.StopToHealthyS)), maxOf(values(r.EtcdStopS)), r.Writes.Acked, r.Writes.Failed, r.Writes.Lost, r.Writes.LongestGapMs, r.SSHConnections)
+	if w := r.Watch; w != nil {
+		line += fmt.Sprintf("; %d watch streams, %d events, %d missed, gap %.0fms", w.Streams, w.Events, w.Missed, w.LongestGapMs)
+	}
+	if l := r.Leases; l != nil {
+		line += fmt.Sprintf("; %d leases, %d lost", l.Leases, l.Lost)
+	}
+	return line
 }
 
 // writesRead says what reading a run's writes back found.

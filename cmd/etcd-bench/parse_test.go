@@ -15,8 +15,10 @@ const sampleProviderLog = `2026-11-25T14:05:31.289Z [INFO]  provider: configurin
 2026-11-25T14:05:32.587Z [INFO]  provider.terraform-provider-etcd: snapshot saved: duration=50.508734ms revision=495 path=etcd-snapshots/a.db step=snapshot
 2026-11-25T14:05:34.663Z [INFO]  provider.terraform-provider-etcd: binary staged on every host: @module=etcd duration=2.076014072s step=stage to=3.5.16
 2026-11-25T14:05:35.840Z [INFO]  provider.terraform-provider-etcd: stopping member: step=stop from=3.5.21 member=s1 to=3.5.16
+2026-11-25T14:05:35.100Z [INFO]  provider.terraform-provider-etcd: host steps done: member=s1 step="host steps" steps="keep binary=12ms, prepare binary=30ms, back up config=4ms"
+2026-11-25T14:05:36.840Z [INFO]  provider.terraform-provider-etcd: host steps done: member=s1 step="host steps" steps="stop=1s"
 2026-11-25T14:05:36.840Z [INFO]  provider.terraform-provider-etcd: installing binary: member=s1 step=install
-2026-11-25T14:05:37.040Z [INFO]  provider.terraform-provider-etcd: starting member: member=s1 step=start
+2026-11-25T14:05:37.040Z [INFO]  provider.terraform-provider-etcd: host steps done: member=s1 step="host steps" steps="install binary=150ms, write config=50ms, start=133ms"
 2026-11-25T14:05:37.673Z [INFO]  provider.terraform-provider-etcd: member healthy on target: tf_rpc=ApplyResourceChange gate_duration=500ms duration=2.991529488s from=3.5.21 member=s1 step=gate stop_to_healthy=2.977676496s stop_to_stable=3.5s
 2026-11-25T14:05:38.790Z [INFO]  provider.terraform-provider-etcd: member healthy on target: @module=etcd stop_to_healthy=1.090770094s duration=1.097870838s member=s2 gate_duration=237.671379ms step=gate
 2026-11-25T14:05:38.846Z [INFO]  provider.terraform-provider-etcd: moving leadership: member=s3 to_member=s1 step="move leader"
@@ -47,8 +49,8 @@ func TestParseProviderLog(t *testing.T) {
 	if len(pl.Stops) != 1 || pl.Stops[0].member != "s1" || pl.Stops[0].at.Format(time.RFC3339Nano) != "2026-11-25T14:05:35.84Z" {
 		t.Errorf("stops = %+v", pl.Stops)
 	}
-	phases := map[string]time.Duration{"stop": time.Second, "install": 200 * time.Millisecond,
-		"start": 133 * time.Millisecond, "gate": 500 * time.Millisecond}
+	phases := map[string]time.Duration{"prepare": 46 * time.Millisecond, "stop": time.Second, "swap": 200 * time.Millisecond,
+		"start": 133 * time.Millisecond, "gate": 737671379 * time.Nanosecond}
 	for k, d := range phases {
 		if pl.Phases[k] != d {
 			t.Errorf("phase %s = %s, want %s", k, pl.Phases[k], d)

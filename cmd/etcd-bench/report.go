@@ -9,79 +9,99 @@ import (
 	"text/tabwriter"
 )
 
-// targets evaluates the goals on the measurements; path is the
-// rollout path they are judged on (the 3.5 patch downgrade).
+// targets evaluates the goals on the measurements; path is the rollout
+// path they are judged on (the 3.5 patch downgrade), on fresh 3-member
+// clusters, for every unit behaviour and client mix measured.
 func targets(res *Results, path string) []Target {
 	var ts []Target
 	add := func(name, goal string, value float64, measured, met bool, note string) {
 		ts = append(ts, Target{Name: name, Goal: goal, Value: round3(value), Measured: measured, Met: measured && met, Note: note})
 	}
-	walls := func(method string, members int) []float64 {
-		var out []float64
+	runs := func(method, unit, clients string) []Rollout {
+		var out []Rollout
 		for _, r := range res.Rollouts {
-			if !r.Failed() && r.Method == method && r.Path == path && (members == 0 || r.Members == members) {
-				out = append(out, r.WallS)
+			if !r.Failed() && r.Method == method && r.Path == path && r.Members == 3 && r.DataMiB == 0 && r.UnitOr() == unit && r.ClientsOr() == clients {
+				out = append(out, r)
 			}
 		}
 		return out
 	}
-	pw, mw := walls("provider", 3), walls("manual", 3)
-	ratio := 0.0
-	if len(pw) > 0 && len(mw) > 0 {
-		ratio = median(pw) / median(mw)
+	walls := func(rs []Rollout) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, r.WallS)
+		}
+		return out
 	}
-	add("provider rollout wall time ÷ manual, 3 members", "≤ 0.7", ratio, len(pw) > 0 && len(mw) > 0, ratio <= 0.7,
-		fmt.Sprintf("medians %.2fs ÷ %.2fs", median(pw), median(mw)))
+	perMember := func(rs []Rollout) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, values(r.StopToHealthyS)...)
+		}
+		return out
+	}
+	ratio := func(a, b []float64) (float64, bool) {
+		if len(a) == 0 || len(b) == 0 || median(b) == 0 {
+			return 0, false
+		}
+		return median(a) / median(b), true
+	}
+	for _, unit := range []string{"notify", "simple"} {
+		for _, clients := range []string{"writers", "kubernetes"} {
+			p, m, f := runs("provider", unit, clients), runs("manual", unit, clients), runs("floor", unit, clients)
+			if len(p)+len(m)+len(f) == 0 {
+				continue
+			}
+			mix := clients + ", " + unit
+			r, ok := ratio(walls(p), walls(m))
+			add("provider ÷ scripted guide, 3 members, "+mix, "≤ 0.9", r, ok, r <= 0.9, fmt.Sprintf("medians %.2fs ÷ %.2fs", median(walls(p)), median(walls(m))))
+			r, ok = ratio(walls(p), walls(f))
+			add("provider ÷ floor, 3 members, "+mix, "≤ 1.25", r, ok, r <= 1.25, fmt.Sprintf("medians %.2fs ÷ %.2fs; guide ÷ floor %.2f", median(walls(p)), median(walls(f)), orZero(ratio(walls(m), walls(f)))))
+			r, ok = ratio(perMember(p), perMember(f))
+			add("per-member stop-to-healthy, provider ÷ floor, "+mix, "≤ 1.15", r, ok, r <= 1.15, fmt.Sprintf("medians %.2fs ÷ %.2fs", median(perMember(p)), median(perMember(f))))
+		}
+	}
 
-	var sth []float64
-	failed, provRuns := 0, 0
-	var pgap, mgap []float64
+	// Every run's writes were read back, failed or not, and every watch
+	// stream checked: a rollout that fails must not lose writes either.
+	lost, missed, leases, provRuns, unverified := 0, 0, 0, 0, 0
+	failed := map[string]int{}
+	var unexplained int
 	for _, r := range res.Rollouts {
-		if r.Failed() {
+		if r.Method != "provider" && r.Method != "manual" {
 			continue
 		}
-		if r.Method == "provider" {
-			provRuns++
-			failed += r.Writes.Failed
-			if r.Path == path {
-				sth = append(sth, values(r.StopToHealthyS)...)
-				pgap = append(pgap, r.Writes.LongestGapMs)
+		if r.Path == path && r.Members == 3 && !r.Failed() {
+			failed[r.Method] += r.Writes.Failed
+			for _, w := range r.FailedWrites {
+				if strings.TrimSpace(w.Err) == "" {
+					unexplained++
+				}
 			}
-		} else if r.Path == path {
-			mgap = append(mgap, r.Writes.LongestGapMs)
 		}
-	}
-	add("per-member stop-to-healthy, provider", "≤ 1.5 s", median(sth), len(sth) > 0, median(sth) <= 1.5,
-		fmt.Sprintf("median of %d members; max %.2fs", len(sth), maxOf(sth)))
-	add("failed writes during a provider rollout", "0", float64(failed), provRuns > 0, failed == 0,
-		fmt.Sprintf("total over %d completed provider rollouts", provRuns))
-	// Every run's writes were read back, failed or not: a rollout that
-	// fails must not lose writes either.
-	lost, lostRuns, lostFailed, unverified := 0, 0, 0, 0
-	for _, r := range res.Rollouts {
 		if r.Method != "provider" {
 			continue
 		}
-		lostRuns++
+		provRuns++
 		lost += r.Writes.Lost
-		if r.Failed() {
-			lostFailed++
+		if r.Watch != nil {
+			missed += r.Watch.Missed
+		}
+		if r.Leases != nil {
+			leases += r.Leases.Lost
 		}
 		if r.VerifyError != "" {
 			unverified++
 		}
 	}
-	lostNote := fmt.Sprintf("total over %d provider rollouts, %d of them failed", lostRuns, lostFailed)
+	note := fmt.Sprintf("over %d provider rollouts, failed ones included: %d writes lost, %d watch events missed, %d leases lost", provRuns, lost, missed, leases)
 	if unverified > 0 {
-		lostNote += fmt.Sprintf("; the writes of %d could not be read back", unverified)
+		note += fmt.Sprintf("; the writes of %d could not be read back", unverified)
 	}
-	add("acknowledged writes lost, provider (design rule)", "0", float64(lost), lostRuns > 0, lost == 0 && unverified == 0, lostNote)
-	gr := 0.0
-	if len(pgap) > 0 && len(mgap) > 0 && median(mgap) > 0 {
-		gr = median(pgap) / median(mgap)
-	}
-	add("longest write gap, provider ÷ manual", "≤ 1.0", gr, len(pgap) > 0 && len(mgap) > 0, gr <= 1.0,
-		fmt.Sprintf("medians %.0fms ÷ %.0fms", median(pgap), median(mgap)))
+	add("acknowledged writes lost; watch events missed; leases lost (provider)", "0", float64(lost+missed+leases), provRuns > 0, lost+missed+leases == 0 && unverified == 0, note)
+	add("failed writes, provider vs scripted guide, 3 members", "≤ the guide's, each with its error", float64(failed["provider"]), len(runs("manual", "notify", "writers")) > 0,
+		failed["provider"] <= failed["manual"] && unexplained == 0,
+		fmt.Sprintf("provider %d, guide %d, over every unit and client mix; %d without an error", failed["provider"], failed["manual"], unexplained))
 
 	plan := func(clusters int, change bool) []float64 {
 		var out []float64
@@ -111,7 +131,7 @@ func targets(res *Results, path string) []Target {
 
 	sr := 0.0
 	measured := false
-	note := ""
+	note = ""
 	if res.Snapshot != nil {
 		var p, e []float64
 		for _, r := range res.Snapshot.Runs {
@@ -131,6 +151,8 @@ func targets(res *Results, path string) []Target {
 	return ts
 }
 
+func orZero(v float64, _ bool) float64 { return v }
+
 func printTables(res *Results) {
 	printTablesTo(os.Stdout, res)
 }
@@ -140,38 +162,45 @@ func printTablesTo(out io.Writer, res *Results) {
 	if len(res.Summary) > 0 {
 		fmt.Fprintf(out, "\nRollout: median of %d run(s); stability wait %s for both; manual polls every %s; writer: %d clients\n", st.Runs, st.StableFor, st.ManualPoll, st.Writers)
 		fmt.Fprintln(out, "timings and failed writes: completed runs only; lost writes: every run, failed or not")
+		fmt.Fprintln(out, "clients: writers, or kubernetes (writers, watch streams on every member, leases); unit: notify (start returns at ready) or simple (at once);")
+		fmt.Fprintln(out, "data: MiB the cluster held; etcd stop: SIGTERM → closed, from etcd's own log; watch missed / leases lost: must be 0")
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "path\tmembers\tmethod\truns ok\tfailed runs\twall s\tstop→healthy med/max s\toverhead s\tSSH logins\twrites ok\tfailed\tlost\tp50 ms\tp99 ms\tmax ms\tlongest gap ms\t")
+		fmt.Fprintln(tw, "path\tmembers\tclients\tunit\tdata\tmethod\truns ok\tfailed runs\twall s\tstop→healthy med/max s\tetcd stop s\tsnapshot s\toverhead s\tSSH logins\twrites ok\tfailed\tlost\tp99 ms\tlongest gap ms\twatch missed\twatch gap ms\tleases lost\t")
 		for _, s := range res.Summary {
 			lost := fmt.Sprint(s.Lost)
 			if s.Unverified > 0 {
 				lost += fmt.Sprintf(" (%d unverified)", s.Unverified)
 			}
+			watch, wgap, leases := "-", "-", "-"
+			if s.WatchStreams > 0 {
+				watch, wgap, leases = fmt.Sprint(s.WatchMissed), fmt.Sprintf("%.0f", s.WatchLongestGapMs), fmt.Sprint(s.LeasesLost)
+			}
+			head := fmt.Sprintf("%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d", s.Path, s.Members, s.Clients, s.Unit, s.DataMiB, s.Method, s.Runs, s.FailedRuns)
 			if s.Runs == 0 {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t-\t-\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t\n", s.Path, s.Members, s.Method, s.Runs, s.FailedRuns, lost)
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t-\t-\t%s\t-\t%s\t\n", head, lost, watch, leases)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s/%s\t%s\t%.0f\t%d\t%d\t%s\t%.1f\t%.1f\t%.0f\t%.0f\t\n",
-				s.Path, s.Members, s.Method, s.Runs, s.FailedRuns, fmtS(s.WallS), fmtS(s.StopToHealthyS), fmtS(s.StopToHealthyMx), fmtS(s.OverheadS),
-				s.SSHConnections, ackedMedian(res, s), s.Failed, lost, s.P50Ms, s.P99Ms, s.MaxMs, s.LongestGapMs)
+			fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%s\t%.1f\t%.0f\t%s\t%s\t%s\t\n",
+				head, fmtS(s.WallS), fmtS(s.StopToHealthyS), fmtS(s.StopToHealthyMx), fmtS(s.EtcdStopS), fmtS(s.SnapshotS), fmtS(s.OverheadS),
+				s.SSHConnections, ackedMedian(res, s), s.Failed, lost, s.P99Ms, s.LongestGapMs, watch, wgap, leases)
 		}
 		tw.Flush()
 		printRuns(out, res)
 
 		fmt.Fprintln(out, "\nProvider time by step (median s, from its INFO log). plan: ModifyPlan, twice per apply; terraform: the rest outside the engine;")
-		fmt.Fprintln(out, "per member, averaged: stop command, install (binary, config), start command, gate (start returned → healthy)")
+		fmt.Fprintln(out, "per member, averaged: stop command, swap (binary, config, start command; one SSH command, timed on the host), gate (start returned → healthy)")
 		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		steps := []string{"plan", "snapshot", "stage", "members", "engine", "terraform", "member_stop", "member_install", "member_start", "member_gate"}
-		fmt.Fprintf(tw, "path\tmembers\t%s\t\n", strings.ReplaceAll(strings.Join(steps, "\t"), "member_", "member "))
+		steps := []string{"plan", "snapshot", "stage", "members", "engine", "terraform", "member_stop", "member_swap", "member_start", "member_gate"}
+		fmt.Fprintf(tw, "path\tmembers\tclients\tunit\tdata\t%s\t\n", strings.ReplaceAll(strings.Join(steps, "\t"), "member_", "member "))
 		for _, s := range res.Summary {
 			if s.Method != "provider" || s.Runs == 0 {
 				continue
 			}
-			row := []string{s.Path, fmt.Sprint(s.Members)}
+			row := []string{s.Path, fmt.Sprint(s.Members), s.Clients, s.Unit, fmt.Sprint(s.DataMiB)}
 			for _, st := range steps {
 				var xs []float64
 				for _, r := range res.Rollouts {
-					if !r.Failed() && r.Method == "provider" && r.Path == s.Path && r.Members == s.Members {
+					if !r.Failed() && s.has(r) {
 						xs = append(xs, r.Steps[st])
 					}
 				}
@@ -259,7 +288,7 @@ func printTablesTo(out io.Writer, res *Results) {
 func ackedMedian(res *Results, s RolloutSummary) int {
 	var xs []float64
 	for _, r := range res.Rollouts {
-		if !r.Failed() && r.Method == s.Method && r.Path == s.Path && r.Members == s.Members {
+		if !r.Failed() && s.has(r) {
 			xs = append(xs, float64(r.Writes.Acked))
 		}
 	}
@@ -277,7 +306,7 @@ func printDowngradeAPI(out io.Writer, res *Results) {
 	for _, s := range res.Summary {
 		k := RolloutSummary{Method: s.Method, Path: s.Path, Members: s.Members}
 		for _, r := range res.Rollouts {
-			if r.Failed() || r.Downgrade == nil || r.Method != s.Method || r.Path != s.Path || r.Members != s.Members {
+			if r.Failed() || r.Downgrade == nil || !s.has(r) {
 				continue
 			}
 			if rows[k] == nil {
@@ -325,7 +354,7 @@ func printRuns(out io.Writer, res *Results) {
 	}
 	fmt.Fprintln(out, "\nRollout runs. wall s: the command's time, to its failure for a failed run; lost: acknowledged writes missing when read back (?: could not be read back)")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "path\tmembers\tmethod\trun\tresult\twall s\twrites ok\tfailed\tlost\trevision backwards")
+	fmt.Fprintln(tw, "path\tmembers\tclients\tunit\tdata\tmethod\trun\tresult\twall s\twrites ok\tfailed\tlost\trevision backwards\twatch missed")
 	for _, r := range res.Rollouts {
 		wall := "-"
 		if r.WallS > 0 {
@@ -335,8 +364,12 @@ func printRuns(out io.Writer, res *Results) {
 		if r.VerifyError != "" {
 			lost, back = "?", "?"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n",
-			r.Path, r.Members, r.Method, r.Run, r.Result(), wall, r.Writes.Acked, r.Writes.Failed, lost, back)
+		missed := "-"
+		if r.Watch != nil {
+			missed = fmt.Sprint(r.Watch.Missed)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n",
+			r.Path, r.Members, r.ClientsOr(), r.UnitOr(), r.DataMiB, r.Method, r.Run, r.Result(), wall, r.Writes.Acked, r.Writes.Failed, lost, back, missed)
 	}
 	tw.Flush()
 }

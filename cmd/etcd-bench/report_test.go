@@ -75,13 +75,13 @@ func TestReportCountsLostWritesOfFailedRuns(t *testing.T) {
 	if !lost.Measured || lost.Met || lost.Value != 1 {
 		t.Errorf("lost-writes target %+v: want measured, 1 lost, missed", lost)
 	}
-	if !strings.Contains(lost.Note, "2 provider rollouts, 1 of them failed") {
+	if !strings.Contains(lost.Note, "over 2 provider rollouts, failed ones included: 1 writes lost") {
 		t.Errorf("lost-writes note %q does not count the failed run", lost.Note)
 	}
 	if fw := findTarget(t, res, "failed writes"); fw.Value != 0 || !fw.Met {
 		t.Errorf("failed-writes target %+v: the failed run's failed writes counted", fw)
 	}
-	if w := findTarget(t, res, "provider rollout wall time"); !w.Measured || w.Value != round3(10.0/14) {
+	if w := findTarget(t, res, "provider ÷ scripted guide, 3 members, writers, notify"); !w.Measured || w.Value != round3(10.0/14) {
 		t.Errorf("wall time target %+v: want 10 ÷ 14, the failed run left out", w)
 	}
 }
@@ -118,7 +118,7 @@ func TestReportShowsFailedRun(t *testing.T) {
 		t.Fatalf("no failed run in the per-run table:\n%s", text)
 	}
 	line := strings.Join(failed, " ")
-	for _, want := range []string{"provider 2 failed: terraform apply in /tmp/x: exit status 1 4.50 300 7 1 2"} {
+	for _, want := range []string{"writers notify 0 provider 2 failed: terraform apply in /tmp/x: exit status 1 4.50 300 7 1 2"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("failed run's row %q lacks %q", line, want)
 		}
@@ -134,11 +134,12 @@ func TestReportShowsFailedRun(t *testing.T) {
 			t.Errorf("completed run's row %q is not marked ok", l)
 		}
 	}
-	// Summary row: path, members, method, runs ok, failed runs, …, lost.
+	// Summary row: path, members, clients, unit, data, method, runs ok,
+	// failed runs, …, lost.
 	for _, l := range strings.Split(text, "\n") {
 		f := strings.Fields(l)
-		if len(f) > 12 && f[0] == benchPath && f[2] == "provider" {
-			if f[3] != "1" || f[4] != "1" || f[11] != "1" {
+		if len(f) > 16 && f[0] == benchPath && f[5] == "provider" {
+			if f[6] != "1" || f[7] != "1" || f[16] != "1" {
 				t.Errorf("provider summary row %q: want 1 run ok, 1 failed, 1 lost", l)
 			}
 			return

@@ -53,10 +53,21 @@ type Settings struct {
 
 // Rollout is one measured rollout, by either method.
 type Rollout struct {
-	Method  string `json:"method"` // provider | manual
+	Method  string `json:"method"` // provider | manual | floor
 	Path    string `json:"path"`   // e.g. 3.5.21→3.5.16
 	Members int    `json:"members"`
 	Run     int    `json:"run"`
+	// Unit is when the hosts' `systemctl start etcd` returns: "notify"
+	// (once etcd serves clients) or "simple" (at once). "" in results
+	// written before it was measured: notify.
+	Unit string `json:"unit,omitempty"`
+	// Clients is the client mix during the rollout: "writers" (the
+	// writers only) or "kubernetes" (the writers, watch streams on every
+	// member, leases kept alive). "" in older results: writers.
+	Clients string `json:"clients,omitempty"`
+	// DataMiB is about how much the cluster held before the rollout; 0 for
+	// a fresh cluster.
+	DataMiB int `json:"data_mib,omitempty"`
 
 	WallS          float64            `json:"wall_s"`
 	StopToHealthyS map[string]float64 `json:"stop_to_healthy_s"` // stop → first passing health check
@@ -64,11 +75,20 @@ type Rollout struct {
 	RestartS       float64            `json:"restart_s"`         // sum of stop_to_stable
 	OverheadS      float64            `json:"overhead_s"`        // wall - restart
 	SSHConnections int                `json:"ssh_connections"`
+	// EtcdStopS is each member's own stop, from its etcd log: the signal
+	// received until etcd closed its server.
+	EtcdStopS map[string]float64 `json:"etcd_stop_s,omitempty"`
+	// SnapshotS is the method's snapshot step (the provider's "snapshot"
+	// step, the script's snapshot_s); 0 for the floor, which takes none.
+	SnapshotS float64 `json:"snapshot_s,omitempty"`
 	// Provider only: durations from its INFO log (seconds).
 	Steps map[string]float64 `json:"provider_steps_s,omitempty"`
 	// Downgrade is set on a path through etcd's downgrade API.
 	Downgrade *DowngradeTiming `json:"downgrade_api,omitempty"`
 	Writes    WriteStats       `json:"writes"`
+	// Watch and Leases are the "kubernetes" client mix's experience.
+	Watch  *WatchStats `json:"watch,omitempty"`
+	Leases *LeaseStats `json:"leases,omitempty"`
 	// FailedWrites says when (from the command's start) and why writes
 	// failed, next to when each member was stopped.
 	FailedWrites []FailedWrite `json:"failed_writes,omitempty"`
@@ -115,6 +135,49 @@ type DowngradeTiming struct {
 	JobEndedByCancel bool `json:"job_ended_by_cancel,omitempty"`
 }
 
+// WatchStats is what the watch streams saw of one rollout.
+type WatchStats struct {
+	Streams        int `json:"streams"`
+	ProgressNotify int `json:"progress_notify_streams"` // of Streams
+	// Events is the events delivered over every stream; Missed counts the
+	// acknowledged writes a stream never delivered (must be 0).
+	Events int `json:"events"`
+	Missed int `json:"missed"`
+	// LongestGapMs is the longest any stream went without an event while
+	// the writers ran.
+	LongestGapMs float64 `json:"longest_gap_ms"`
+	// StreamErrors counts watches the server ended before the run did
+	// (compaction, no leader); each was opened again, and what it lost
+	// counts in Missed. Errors holds the first few.
+	StreamErrors int      `json:"stream_errors"`
+	Errors       []string `json:"errors,omitempty"`
+}
+
+// LeaseStats is what the leases kept alive saw of one rollout.
+type LeaseStats struct {
+	Leases int `json:"leases"`
+	// Lost counts leases that expired or whose keep-alive ended (must be 0).
+	Lost int `json:"lost"`
+	// LongestGapMs is the longest a lease went without a keep-alive answer.
+	LongestGapMs float64 `json:"longest_keepalive_gap_ms"`
+}
+
+// UnitOr and ClientsOr read a run's unit behaviour and client mix, with
+// older results' defaults.
+func (r Rollout) UnitOr() string {
+	if r.Unit == "" {
+		return "notify"
+	}
+	return r.Unit
+}
+
+func (r Rollout) ClientsOr() string {
+	if r.Clients == "" {
+		return "writers"
+	}
+	return r.Clients
+}
+
 // FailedWrite is one write that was not acknowledged.
 type FailedWrite struct {
 	T         float64 `json:"t_s"`
@@ -143,6 +206,9 @@ type RolloutSummary struct {
 	Method  string `json:"method"`
 	Path    string `json:"path"`
 	Members int    `json:"members"`
+	Unit    string `json:"unit"`
+	Clients string `json:"clients"`
+	DataMiB int    `json:"data_mib,omitempty"`
 	Runs    int    `json:"runs"` // completed runs: the medians are theirs
 	// FailedRuns did not complete; their writes still count in Lost.
 	FailedRuns int `json:"failed_runs"`
@@ -154,6 +220,8 @@ type RolloutSummary struct {
 	WallMaxS        float64 `json:"wall_max_s"`
 	StopToHealthyS  float64 `json:"stop_to_healthy_median_s"`
 	StopToHealthyMx float64 `json:"stop_to_healthy_max_s"`
+	EtcdStopS       float64 `json:"etcd_stop_median_s"` // SIGTERM to closed, from etcd's logs
+	SnapshotS       float64 `json:"snapshot_s,omitempty"`
 	OverheadS       float64 `json:"overhead_s"`
 	SSHConnections  float64 `json:"ssh_connections"`
 	Failed          int     `json:"failed_writes_total"` // over the completed runs
@@ -165,6 +233,18 @@ type RolloutSummary struct {
 	P99Ms             float64 `json:"p99_ms"`
 	MaxMs             float64 `json:"max_ms"`
 	LongestGapMs      float64 `json:"longest_gap_ms"`
+	// The kubernetes client mix, over every run: watch events missed and
+	// leases lost (both must be 0); medians of the longest gaps.
+	WatchStreams      int     `json:"watch_streams,omitempty"`
+	WatchMissed       int     `json:"watch_events_missed_total"`
+	WatchLongestGapMs float64 `json:"watch_longest_gap_ms,omitempty"`
+	LeasesLost        int     `json:"leases_lost_total"`
+	LeaseLongestGapMs float64 `json:"lease_longest_keepalive_gap_ms,omitempty"`
+}
+
+// has tells whether r is one of the runs s summarizes.
+func (s RolloutSummary) has(r Rollout) bool {
+	return r.Method == s.Method && r.Path == s.Path && r.Members == s.Members && r.UnitOr() == s.Unit && r.ClientsOr() == s.Clients && r.DataMiB == s.DataMiB
 }
 
 // Bucket is the writes of one time slice of a rollout.
@@ -259,13 +339,13 @@ func minOf(xs []float64) float64 {
 // gone backwards every run's.
 func summarize(rs []Rollout) []RolloutSummary {
 	type key struct {
-		method, path string
-		members      int
+		method, path, unit, clients string
+		members, data               int
 	}
 	groups := map[key][]Rollout{}
 	var order []key
 	for _, r := range rs {
-		k := key{r.Method, r.Path, r.Members}
+		k := key{r.Method, r.Path, r.UnitOr(), r.ClientsOr(), r.Members, r.DataMiB}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -274,11 +354,18 @@ func summarize(rs []Rollout) []RolloutSummary {
 	var out []RolloutSummary
 	for _, k := range order {
 		g := groups[k]
-		var wall, sth, over, sshc, p50, p99, mx, gap []float64
-		s := RolloutSummary{Method: k.method, Path: k.path, Members: k.members}
+		var wall, sth, stop, snap, over, sshc, p50, p99, mx, gap, wgap, lgap []float64
+		s := RolloutSummary{Method: k.method, Path: k.path, Members: k.members, Unit: k.unit, Clients: k.clients, DataMiB: k.data}
 		for _, r := range g {
 			s.Lost += r.Writes.Lost
 			s.RevisionBackwards += r.Writes.RevisionBackwards
+			if r.Watch != nil {
+				s.WatchMissed += r.Watch.Missed
+				s.WatchStreams = max(s.WatchStreams, r.Watch.Streams)
+			}
+			if r.Leases != nil {
+				s.LeasesLost += r.Leases.Lost
+			}
 			if r.VerifyError != "" {
 				s.Unverified++
 			}
@@ -290,8 +377,16 @@ func summarize(rs []Rollout) []RolloutSummary {
 			wall = append(wall, r.WallS)
 			over = append(over, r.OverheadS)
 			sshc = append(sshc, float64(r.SSHConnections))
-			for _, v := range r.StopToHealthyS {
-				sth = append(sth, v)
+			sth = append(sth, values(r.StopToHealthyS)...)
+			stop = append(stop, values(r.EtcdStopS)...)
+			if r.SnapshotS > 0 {
+				snap = append(snap, r.SnapshotS)
+			}
+			if r.Watch != nil {
+				wgap = append(wgap, r.Watch.LongestGapMs)
+			}
+			if r.Leases != nil {
+				lgap = append(lgap, r.Leases.LongestGapMs)
 			}
 			p50 = append(p50, r.Writes.P50Ms)
 			p99 = append(p99, r.Writes.P99Ms)
@@ -301,6 +396,8 @@ func summarize(rs []Rollout) []RolloutSummary {
 		}
 		s.WallS, s.WallMinS, s.WallMaxS = round3(median(wall)), minOf(wall), maxOf(wall)
 		s.StopToHealthyS, s.StopToHealthyMx = round3(median(sth)), maxOf(sth)
+		s.EtcdStopS, s.SnapshotS = round3(median(stop)), round3(median(snap))
+		s.WatchLongestGapMs, s.LeaseLongestGapMs = round3(median(wgap)), round3(median(lgap))
 		s.OverheadS = round3(median(over))
 		s.SSHConnections = median(sshc)
 		s.P50Ms, s.P99Ms, s.MaxMs, s.LongestGapMs = round3(median(p50)), round3(median(p99)), round3(median(mx)), round3(median(gap))

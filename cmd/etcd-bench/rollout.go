@@ -41,21 +41,50 @@ type measured struct {
 	stops      []StopEvent
 }
 
-// rolloutRun measures one method on a fresh cluster: a new sandbox on
-// p.From, a writer through the whole command, the command timed, then every
-// acknowledged write read back and every member's version checked.
-func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, members, run int) (m measured) {
+// runSpec is one rollout to measure.
+type runSpec struct {
+	method       string // provider | manual | floor
+	path         versionPath
+	members, run int
+	unit         string // the hosts' unit Type=: notify | simple
+	clients      string // writers | kubernetes
+	// sb, when set, is a cluster already on path.From (the data-size
+	// scenario's, filled with about dataMiB); otherwise the run starts a
+	// fresh one and closes it.
+	sb      *testhosts.Sandbox
+	dataMiB int
+}
+
+func (s runSpec) String() string {
+	out := fmt.Sprintf("%s %d members %s/%s", s.path, s.members, s.clients, s.unit)
+	if s.dataMiB > 0 {
+		out += fmt.Sprintf(" %d MiB", s.dataMiB)
+	}
+	return fmt.Sprintf("%s run %d", out, s.run)
+}
+
+// rolloutRun measures one method on a cluster: a new sandbox on p.From
+// (or spec.sb), the client mix through the whole command, the command
+// timed, then every acknowledged write read back, every watch stream
+// checked for the events it owed, and every member's version checked.
+func (b *bench) rolloutRun(ctx context.Context, spec runSpec) (m measured) {
+	method, p, members, run := spec.method, spec.path, spec.members, spec.run
 	m.Method, m.Path, m.Members, m.Run = method, p.String(), members, run
+	m.Unit, m.Clients, m.DataMiB = spec.unit, spec.clients, spec.dataMiB
 	fail := func(err error) measured {
 		m.Error = err.Error()
 		return m
 	}
-	sb, err := testhosts.Start(ctx, testhosts.Options{Members: members, EtcdVersion: p.From})
-	if err != nil {
-		return fail(fmt.Errorf("starting the sandbox: %w", err))
+	sb := spec.sb
+	if sb == nil {
+		var err error
+		sb, err = testhosts.Start(ctx, testhosts.Options{Members: members, EtcdVersion: p.From, UnitType: spec.unit})
+		if err != nil {
+			return fail(fmt.Errorf("starting the sandbox: %w", err))
+		}
+		defer sb.Close()
 	}
-	defer sb.Close()
-	dir := filepath.Join(b.work, fmt.Sprintf("rollout-%s-%s-%dm-run%d-%s", p.From, p.To, members, run, method))
+	dir := filepath.Join(b.work, fmt.Sprintf("rollout-%s-%s-%dm-%s-%s-%dmib-run%d-%s", p.From, p.To, members, spec.unit, spec.clients, spec.dataMiB, run, method))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
@@ -64,6 +93,7 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 	var command func() (time.Duration, error)
 	logPath := filepath.Join(dir, "provider.log")
 	var stdout bytes.Buffer
+	var floor floorResult
 	switch method {
 	case "provider":
 		cfg := tfConfig{Dir: dir, Clusters: []*testhosts.Sandbox{sb}, PrivateKeyFile: sb.PrivateKeyFile,
@@ -83,7 +113,7 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 			"--key", sb.PrivateKeyFile, "--known-hosts", sb.KnownHostsFile,
 			"--binary", p.TargetBinary, "--etcdctl", p.Etcdctl,
 			"--endpoints", strings.Join(sb.ClientURLs(), ","),
-			"--binary-path", testhosts.EtcdPath, "--config-file", sb.ConfigFile(),
+			"--binary-path", sb.BinaryPath, "--config-file", sb.ConfigFile(),
 			"--snapshot-dir", filepath.Join(dir, "snapshots"),
 			"--stable-for", fmt.Sprint(b.stableFor.Seconds()), "--poll", fmt.Sprint(b.manualPoll.Seconds()),
 		}
@@ -103,6 +133,13 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 			}
 			return took, nil
 		}
+	case "floor":
+		command = func() (time.Duration, error) {
+			start := time.Now()
+			var err error
+			floor, err = floorRollout(ctx, sb, p.TargetBinary, p.To, start)
+			return time.Since(start), err
+		}
 	}
 
 	sshBefore := sshAccepted(sb)
@@ -111,6 +148,13 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 		return fail(err)
 	}
 	defer func() { _ = w.Close() }()
+	var mix *acctest.ClientMix
+	if spec.clients == "kubernetes" {
+		if mix, err = acctest.StartClientMix(sb.ClientURLs(), w.Prefix(), acctest.MixOptions{StreamsPerMember: b.streams}); err != nil {
+			return fail(fmt.Errorf("starting the client mix: %w", err))
+		}
+		defer func() { _ = mix.Close() }()
+	}
 	// From here on the run's writes are read back whatever happens to the
 	// command: a failed run is checked for lost writes like any other.
 	m.start = time.Now()
@@ -125,7 +169,15 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 		_ = sleep(ctx, quiet)
 	}
 	runErr := m.finishWrites(ctx, w, cmdErr)
+	if mix != nil {
+		mix.Stop()
+		r := mix.Report(m.samples, m.start, m.end)
+		m.Watch = &WatchStats{Streams: r.Streams, ProgressNotify: r.ProgressNotifyStreams, Events: r.Events, Missed: r.Missed,
+			LongestGapMs: ms(r.LongestGap), StreamErrors: r.StreamErrors, Errors: r.Errors}
+		m.Leases = &LeaseStats{Leases: r.Leases, Lost: r.LeasesLost, LongestGapMs: ms(r.LongestKeepAliveGap)}
+	}
 	m.SSHConnections = sshAccepted(sb) - sshBefore
+	m.EtcdStopS = etcdStops(sb, m.start)
 	if runErr != nil {
 		return fail(runErr)
 	}
@@ -162,6 +214,7 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 			m.Steps["member_"+k] = secs(d / time.Duration(members))
 		}
 		m.Steps["members"] = secs(memberTime)
+		m.SnapshotS = m.Steps["snapshot"]
 		m.Steps["terraform"] = secs(m.end.Sub(m.start) - pl.Steps["engine"] - pl.Steps["plan"])
 		if pl.DowngradeWait > 0 {
 			m.Steps["downgrade_api"] = secs(pl.DowngradeWait)
@@ -175,12 +228,15 @@ func (b *bench) rolloutRun(ctx context.Context, method string, p versionPath, me
 			return fail(err)
 		}
 		m.Downgrade = parseManualDowngrade(stdout.String())
-		m.stops = manualStops(filepath.Join(dir, "manual.out"))
+		m.stops, m.SnapshotS = manualStops(filepath.Join(dir, "manual.out"))
+	case "floor":
+		m.StopToHealthyS, m.StopToStableS = floor.stopToHealthy, floor.stopToHealthy
+		m.stops = floor.stops
 	}
 	if len(m.StopToHealthyS) != members {
 		return fail(fmt.Errorf("%d stop_to_healthy timings for %d members", len(m.StopToHealthyS), members))
 	}
-	if api := downgradeAPI(p); api != (m.Downgrade != nil) {
+	if api := downgradeAPI(p); method != "floor" && api != (m.Downgrade != nil) {
 		return fail(fmt.Errorf("%s %s: downgrade API timings %v, want them: %v", method, p, m.Downgrade != nil, api))
 	}
 	m.MemberStops = m.stops
@@ -299,21 +355,34 @@ func parseManualDowngrade(out string) *DowngradeTiming {
 	return d
 }
 
-var manualStopRE = regexp.MustCompile(`^\[\s*([0-9.]+)s\] (\S+): stop, `)
+var manualLineRE = regexp.MustCompile(`^\[\s*([0-9.]+)s\] (\S+):? `)
 
 // manualStops reads when the script stopped each member from its progress
-// lines, "[  1.708s] s1: stop, swap the binary, ...".
-func manualStops(path string) []StopEvent {
+// lines, "[  1.708s] s1: stop, swap the binary, ...", and how long its
+// snapshot took: from "[  0.120s] snapshot: ..." to its next line.
+func manualStops(path string) (stops []StopEvent, snapshotS float64) {
 	data, _ := os.ReadFile(path)
-	var out []StopEvent
+	snapAt := -1.0
 	for _, line := range strings.Split(string(data), "\n") {
-		if m := manualStopRE.FindStringSubmatch(line); m != nil {
-			if t, err := strconv.ParseFloat(m[1], 64); err == nil {
-				out = append(out, StopEvent{T: t, Member: m[2]})
-			}
+		m := manualLineRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		t, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			continue
+		}
+		if snapAt >= 0 && snapshotS == 0 {
+			snapshotS = round3(t - snapAt)
+		}
+		switch {
+		case m[2] == "snapshot:" || m[2] == "snapshot":
+			snapAt = t
+		case strings.HasPrefix(line[len(m[0]):], "stop, "):
+			stops = append(stops, StopEvent{T: t, Member: strings.TrimSuffix(m[2], ":")})
 		}
 	}
-	return out
+	return stops, snapshotS
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

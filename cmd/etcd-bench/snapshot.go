@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -143,4 +144,45 @@ func fill(ctx context.Context, endpoints []string, mib int) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// dataScenario measures rollouts on a 3-member cluster holding about
+// b.dataMiB, writers running: every method in turn on the same filled
+// cluster, the direction alternating (p, then back, then p again), since
+// filling one cluster per method would cost more than the rollouts.
+func (b *bench) dataScenario(ctx context.Context, p versionPath, measure func(runSpec) measured) error {
+	back := versionPath{From: p.To, To: p.From, Members: p.Members}
+	var err error
+	if back.TargetBinary, err = testhosts.EtcdBinary(p.From); err != nil {
+		return err
+	}
+	if back.Etcdctl, err = testhosts.EtcdctlBinary(p.To); err != nil {
+		return err
+	}
+	sb, err := testhosts.Start(ctx, testhosts.Options{
+		Members: 3, EtcdVersion: p.From,
+		ExtraEnv: map[string]string{"ETCD_QUOTA_BACKEND_BYTES": strconv.FormatInt(8<<30, 10)},
+	})
+	if err != nil {
+		return fmt.Errorf("starting the sandbox: %w", err)
+	}
+	defer sb.Close()
+	t0 := time.Now()
+	if err := fill(ctx, sb.ClientURLs(), b.dataMiB); err != nil {
+		return err
+	}
+	b.logf("  filled 3 members with %d MiB in %.1fs", b.dataMiB, time.Since(t0).Seconds())
+	var errs []error
+	for i, method := range b.methodOrder(p, 0) {
+		path := p
+		if i%2 == 1 {
+			path = back
+		}
+		if m := measure(runSpec{method: method, path: path, members: 3, run: 1, unit: "notify", clients: "writers", sb: sb, dataMiB: b.dataMiB}); m.Failed() {
+			// The cluster is no longer where the next method starts.
+			errs = append(errs, fmt.Errorf("data scenario stopped after %s failed", method))
+			break
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -118,9 +118,10 @@ type providerLog struct {
 	Member        map[string]time.Duration // by member: begin → gate passed
 	Steps         map[string]time.Duration // plan (ModifyPlan, summed), snapshot, stage, engine
 	Stops         []memberStop             // when each member was stopped
-	// Phases sums each member's phases over all members, from the log's
-	// timestamps: stop (stop command), install (binary and config), start
-	// (start command), gate (start returned → gate passed).
+	// Phases sums each member's phases over all members: prepare (while
+	// it serves), stop (the stop command), swap (binary and config after
+	// the stop), start (the start command), each as timed on the host
+	// ("host steps done"), and gate (start returned → gate passed).
 	Phases map[string]time.Duration
 	// Through etcd's downgrade API: validate + enable → in effect (the
 	// "downgrade in effect" duration); the last "member healthy on target"
@@ -138,6 +139,17 @@ var (
 	logFieldRE = regexp.MustCompile(`([A-Za-z_@][A-Za-z0-9_.@]*)=("(?:[^"\\]|\\.)*"|\S*)`)
 )
 
+// hostStepPhase is the phase a host step belongs to.
+func hostStepPhase(step string) string {
+	switch step {
+	case "stop", "start":
+		return step
+	case "install binary", "repoint binary link", "write config", "write unit":
+		return "swap"
+	}
+	return "prepare"
+}
+
 // parseProviderLog reads TF_LOG_PROVIDER=INFO output (hclog's key=value
 // format) for the engine's step durations.
 func parseProviderLog(path string) (providerLog, error) {
@@ -147,9 +159,6 @@ func parseProviderLog(path string) (providerLog, error) {
 		return pl, err
 	}
 	pl.Phases = map[string]time.Duration{}
-	// The phase a member is in, and since when.
-	phase := map[string]string{}
-	since := map[string]time.Time{}
 	var lastHealthy, verified time.Time
 	for _, line := range strings.Split(string(data), "\n") {
 		if !strings.Contains(line, "[INFO]") {
@@ -172,24 +181,18 @@ func parseProviderLog(path string) (providerLog, error) {
 			d, _ := time.ParseDuration(fields[k])
 			return d
 		}
-		if next, ok := map[string]string{"stopping member": "stop", "installing binary": "install", "rewriting config": "install",
-			"starting member": "start", "member healthy on target": "done"}[msg]; ok && !at.IsZero() {
-			m := fields["member"]
-			took := at.Sub(since[m])
-			switch phase[m] {
-			case "":
-			case "start":
-				// start → healthy is the start command, then the gate.
-				gate, _ := time.ParseDuration(fields["gate_duration"])
-				pl.Phases["start"] += took - gate
-				pl.Phases["gate"] += gate
-			default:
-				pl.Phases[phase[m]] += took
+		if msg == "host steps done" {
+			for _, part := range strings.Split(fields["steps"], ", ") {
+				name, took, ok := strings.Cut(part, "=")
+				d, err := time.ParseDuration(took)
+				if !ok || err != nil {
+					continue
+				}
+				pl.Phases[hostStepPhase(name)] += d
 			}
-			phase[m], since[m] = next, at
-			if next == "done" {
-				phase[m] = ""
-			}
+		}
+		if fields["gate_duration"] != "" {
+			pl.Phases["gate"] += dur("gate_duration")
 		}
 		switch {
 		case msg == "stopping member":

@@ -20,6 +20,8 @@ type WriteSample struct {
 	Latency time.Duration
 	OK      bool
 	Err     string // why a failed write failed
+	Key     string // the key written
+	Rev     int64  // the acknowledgement's header revision; 0 for a failed write
 }
 
 // Ack is when the write was acknowledged (or failed).
@@ -71,14 +73,15 @@ func StartLoadWriter(endpoints []string, clients int) (*LoadWriter, error) {
 				switch {
 				case err == nil:
 					w.acked[key] = val
-					w.samples = append(w.samples, WriteSample{Start: start, Latency: lat, OK: true})
-					if rev := resp.Header.GetRevision(); rev <= lastRev {
+					rev := resp.Header.GetRevision()
+					w.samples = append(w.samples, WriteSample{Start: start, Latency: lat, OK: true, Key: key, Rev: rev})
+					if rev <= lastRev {
 						w.revBack++
 					} else {
 						lastRev = rev
 					}
 				case ctx.Err() == nil:
-					w.samples = append(w.samples, WriteSample{Start: start, Latency: lat, Err: err.Error()})
+					w.samples = append(w.samples, WriteSample{Start: start, Latency: lat, Err: err.Error(), Key: key})
 				}
 				w.mu.Unlock()
 				select {
@@ -90,6 +93,10 @@ func StartLoadWriter(endpoints []string, clients int) (*LoadWriter, error) {
 	}
 	return w, nil
 }
+
+// Prefix is the key prefix every write of w goes under, for a watch on
+// all of them.
+func (w *LoadWriter) Prefix() string { return w.prefix }
 
 // Stop ends the writes and returns every sample, in start order.
 func (w *LoadWriter) Stop() []WriteSample {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -109,22 +110,56 @@ func (c *Client) AcquireLock(ctx context.Context, holder LockHolder) (*Lock, err
 		return nil, &LockedError{Holder: parseHolder(resp.Responses[0].GetResponseRange().GetKvs())}
 	}
 	kctx, kcancel := context.WithCancel(context.WithoutCancel(ctx))
-	alive, err := cl.KeepAlive(kctx, grant.ID)
-	if err != nil {
-		kcancel()
-		_, _ = cl.Revoke(context.WithoutCancel(cctx), grant.ID)
-		return nil, fmt.Errorf("keeping the lock alive: %w", err)
-	}
 	l := &Lock{c: c, value: string(value), lease: grant.ID, cancel: kcancel}
-	go func() {
-		// The renewals are only drained; the channel closes when they stop.
-		for ok := true; ok; _, ok = <-alive {
-		}
-		if kctx.Err() == nil {
-			l.setLost(errors.New("the lock's lease could not be renewed"))
-		}
-	}()
+	go l.renew(kctx, cl, time.Now())
 	return l, nil
+}
+
+// LockRenewEvery is how often the lock's lease is renewed: a third of its
+// TTL, as etcd's own client does, so two renewals may fail before it
+// lapses.
+const LockRenewEvery = LockTTL / 3
+
+// lockRetryEvery is how soon a failed renewal is tried again.
+const lockRetryEvery = time.Second
+
+// lockRenewPeriod is LockRenewEvery, shortened by tests.
+var lockRenewPeriod = LockRenewEvery
+
+// renew keeps the lease alive with one short keep-alive at a time, not
+// clientv3's KeepAlive: that holds a gRPC stream open on one member for the
+// whole rollout, and a member stopped with SIGTERM waits for its open
+// streams up to its request timeout (7 s with etcd's defaults) before it
+// stops, so the provider's own stream made the stop of whichever member
+// held it about 7 s longer (measured by make bench). A renewal that fails
+// is retried every lockRetryEvery; the lock is lost once the lease has
+// gone unrenewed for its TTL, or etcd says it is gone.
+func (l *Lock) renew(ctx context.Context, cl *clientv3.Client, renewed time.Time) {
+	wait := lockRenewPeriod
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		cctx, cancel := context.WithTimeout(ctx, l.c.cfg.CallTimeout)
+		resp, err := cl.KeepAliveOnce(cctx, l.lease)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil && resp.TTL > 0:
+			renewed, wait = time.Now(), lockRenewPeriod
+		case errors.Is(err, rpctypes.ErrLeaseNotFound) || (err == nil && resp.TTL <= 0):
+			l.setLost(errors.New("the lock's lease expired: it could not be renewed in time"))
+			return
+		case time.Since(renewed) >= LockTTL:
+			l.setLost(fmt.Errorf("the lock's lease could not be renewed for %s: %w", LockTTL, err))
+			return
+		default:
+			wait = lockRetryEvery
+		}
+	}
 }
 
 func (l *Lock) setLost(err error) {

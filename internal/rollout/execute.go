@@ -293,11 +293,13 @@ func (e *Executor) memberSteps(mp MemberPlan) (prepare []hostStep, swap []hostSt
 	return prepare, swap
 }
 
-// doSteps runs steps on h in order, each followed by its record line; an
-// upload goes first. It stops at the first failure and names that step.
-func (e *Executor) doSteps(ctx context.Context, h Host, record string, steps ...hostStep) (failed string, err error) {
-	for _, st := range steps {
-		if st.Upload != nil {
+// doSteps runs steps on h in order, each followed by its record line: an
+// upload goes first, then the steps up to the next upload run as one batch
+// (one SSH round trip). It stops at the first failure and names that step,
+// and logs how long each step took on the host.
+func (e *Executor) doSteps(ctx context.Context, h Host, member, record string, steps ...hostStep) (failed string, err error) {
+	for len(steps) > 0 {
+		if st := steps[0]; st.Upload != nil {
 			err := retry(ctx, SSHRetryBudget, func() error {
 				return h.Upload(ctx, bytes.NewReader(st.Upload), st.UploadPath, 0o600)
 			})
@@ -305,13 +307,46 @@ func (e *Executor) doSteps(ctx context.Context, h Host, record string, steps ...
 				return st.Name, err
 			}
 		}
-		cmd := appendRecord(record, recordLine(st))
-		if st.Do != "" {
-			cmd = "{ " + st.Do + "\n} && " + cmd
+		n := 1
+		for n < len(steps) && steps[n].Upload == nil {
+			n++
 		}
-		if _, err := run(ctx, h, cmd); err != nil {
-			return st.Name, err
+		if name, err := e.runBatch(ctx, h, member, record, steps[:n]); err != nil {
+			return name, err
 		}
+		steps = steps[n:]
+	}
+	return "", nil
+}
+
+// runBatch runs steps as one batchScript; on failure it names the step that
+// failed (the first when the output does not say) and quotes that step's
+// command, not the whole batch.
+func (e *Executor) runBatch(ctx context.Context, h Host, member, record string, steps []hostStep) (string, error) {
+	var res sshx.Result
+	err := retry(ctx, SSHRetryBudget, func() (err error) {
+		res, err = h.Run(ctx, batchScript(record, steps))
+		return err
+	})
+	if err != nil {
+		return steps[0].Name, err
+	}
+	failed, stderr, took := batchResult(res.Stdout, res.Stderr)
+	if res.ExitStatus != 0 {
+		st := steps[0]
+		for _, s := range steps {
+			if s.Name == failed {
+				st = s
+			}
+		}
+		msg := strings.TrimSpace(stderr)
+		if msg == "" {
+			msg = strings.TrimSpace(res.Stdout)
+		}
+		return st.Name, fmt.Errorf("`%s` exited with status %d: %s", st.Do, res.ExitStatus, lastLines(msg, 10))
+	}
+	if len(took) > 0 {
+		e.log("host steps done", map[string]any{"member": member, "step": "host steps", "steps": stepTimes(took)})
 	}
 	return "", nil
 }
@@ -348,7 +383,7 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	if _, err := run(ctx, h, appendRecord(record, header)); err != nil {
 		return &StepError{Member: mp.Name, Step: "prepare", Err: err, Unchanged: true}
 	}
-	if step, err := e.doSteps(ctx, h, record, prepare...); err != nil {
+	if step, err := e.doSteps(ctx, h, mp.Name, record, prepare...); err != nil {
 		// The member still runs its old version; only files beside its
 		// own were created, and the record's undo removes them.
 		return e.putBack(ctx, mp, ms, h, record, false, &StepError{Member: mp.Name, Step: step, Err: err})
@@ -369,14 +404,14 @@ func (e *Executor) replaceMember(ctx context.Context, mp MemberPlan) error {
 	}
 	stopStart := e.now()
 	e.log("stopping member", fields("stop"))
-	if _, err := e.doSteps(ctx, h, record, stopStep(e.Spec.Service.StopCommand)); err != nil {
+	if _, err := e.doSteps(ctx, h, mp.Name, record, stopStep(e.Spec.Service.StopCommand)); err != nil {
 		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: "stop", Err: err})
 	}
 	e.log("installing binary", fields("install", "binary", mp.Binary.Path))
 	for _, c := range mp.Configs {
 		e.log("rewriting config", fields("config", "file", c.Path, "changes", etcdconf.Summarize(c.Changes), "backup", c.Backup))
 	}
-	if step, err := e.doSteps(ctx, h, record, swap...); err != nil {
+	if step, err := e.doSteps(ctx, h, mp.Name, record, swap...); err != nil {
 		return e.putBack(ctx, mp, ms, h, record, true, &StepError{Member: mp.Name, Step: step, Err: err})
 	}
 	// The gate runs even if the operator cancelled: the member is started on

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,6 +184,88 @@ func startStep(unit, start, stop string) hostStep {
 		do = "{ " + sshx.Command("systemctl", "reset-failed", unit) + " 2>/dev/null || true; } && " + do
 	}
 	return hostStep{Name: "start", Do: do, Undo: userCommand(stop) + " || true"}
+}
+
+// stepMarker begins the lines a batch of steps prints: which step failed
+// (on stderr) and when each one ended (on stdout, the host's clock in
+// nanoseconds).
+const stepMarker = "etcd-rollout step "
+
+// batchScript runs steps in one shell on the host, in order, each followed
+// by its record line, so a member's swap costs one SSH round trip instead
+// of one a step. It stops at the first step that fails, printing
+// "etcd-rollout step failed: NAME" on stderr and exiting with that step's
+// status; after each step it prints "etcd-rollout step done: NAME NANOS".
+// No step may carry an upload: those go before a batch.
+func batchScript(record string, steps []hostStep) string {
+	var b strings.Builder
+	b.WriteString("echo " + sshx.Quote(stepMarker+"begin: ") + "\"$(date +%s%N 2>/dev/null)\"\n")
+	for _, st := range steps {
+		cmd := appendRecord(record, recordLine(st))
+		if st.Do != "" {
+			// A subshell, so a step (or an operator's service command)
+			// that calls exit still ends in the marker naming it.
+			cmd = "( " + st.Do + "\n) && " + cmd
+		}
+		fmt.Fprintf(&b, "%s || { rc=$?; echo %s >&2; exit $rc; }\n", cmd, sshx.Quote(stepMarker+"failed: "+st.Name))
+		fmt.Fprintf(&b, "echo %s\"$(date +%%s%%N 2>/dev/null)\"\n", sshx.Quote(stepMarker+"done: "+st.Name+" "))
+	}
+	return b.String()
+}
+
+// batchResult reads a batch's output: the step that failed ("" when the
+// output names none), stderr without the marker, and how long each step
+// took by the host's clock (nil when the host's date has no %N).
+func batchResult(stdout, stderr string) (failed, rest string, took []stepTime) {
+	var kept []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if name, ok := strings.CutPrefix(l, stepMarker+"failed: "); ok {
+			failed = name
+			continue
+		}
+		kept = append(kept, l)
+	}
+	var last int64
+	for _, l := range strings.Split(stdout, "\n") {
+		l, ok := strings.CutPrefix(l, stepMarker)
+		if !ok {
+			continue
+		}
+		var name, at string
+		if t, ok := strings.CutPrefix(l, "begin: "); ok {
+			at = t
+		} else if d, ok := strings.CutPrefix(l, "done: "); ok {
+			i := strings.LastIndexByte(d, ' ')
+			if i < 0 {
+				continue
+			}
+			name, at = d[:i], d[i+1:]
+		}
+		ns, err := strconv.ParseInt(at, 10, 64)
+		if err != nil || ns <= 0 {
+			return failed, strings.Join(kept, "\n"), nil
+		}
+		if name != "" && last > 0 {
+			took = append(took, stepTime{Name: name, Took: time.Duration(ns - last)})
+		}
+		last = ns
+	}
+	return failed, strings.Join(kept, "\n"), took
+}
+
+// stepTime is how long one host step took.
+type stepTime struct {
+	Name string
+	Took time.Duration
+}
+
+// stepTimes renders step timings for the log: "install binary=3ms, start=1.204s".
+func stepTimes(ts []stepTime) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.Name + "=" + t.Took.Round(time.Millisecond).String()
+	}
+	return strings.Join(parts, ", ")
 }
 
 // record renders one record line.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 )
@@ -249,4 +250,60 @@ func (d shellHost) Upload(ctx context.Context, r io.Reader, remotePath string, m
 		return err
 	}
 	return os.WriteFile(filepath.Join(string(d), remotePath), b, mode)
+}
+
+// TestBatchScript runs a batch in a real shell: the steps before the failing
+// one are done and recorded, the failing one is named with its own exit
+// status, nothing after it runs, and the host's clock times each step done.
+func TestBatchScript(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "rec", "r.jsonl")
+	steps := []hostStep{
+		{Name: "first", Do: "touch a", Undo: "rm -f a"},
+		{Name: "install binary", Do: "touch b && sleep 0.05", Undo: "rm -f b"},
+		{Name: "write config", Do: "echo 'config is read-only' >&2; exit 3", Undo: "true"},
+		{Name: "start", Do: "touch never"},
+	}
+	cmd := exec.Command("sh", "-c", batchScript(record, steps))
+	cmd.Dir = dir
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("batch exited with %v, want status 3 of the failing step", err)
+	}
+	failed, rest, took := batchResult(stdout.String(), stderr.String())
+	if failed != "write config" || strings.TrimSpace(rest) != "config is read-only" {
+		t.Errorf("batchResult named %q with stderr %q, want write config and its own message", failed, rest)
+	}
+	if len(took) != 2 || took[0].Name != "first" || took[1].Name != "install binary" || took[1].Took < 50*time.Millisecond {
+		t.Errorf("step times %+v, want first, then install binary of at least 50ms", took)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {
+		t.Error("the step after the failing one ran")
+	}
+	data, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var st hostStep
+		if err := json.Unmarshal([]byte(l), &st); err != nil {
+			t.Fatalf("record line %q: %v", l, err)
+		}
+		names = append(names, st.Name)
+	}
+	if strings.Join(names, ",") != "first,install binary" {
+		t.Errorf("record holds %v, want the two steps done", names)
+	}
+
+	// A host whose date has no %N gives no timings, and nothing breaks.
+	if _, _, took := batchResult("etcd-rollout step begin: \netcd-rollout step done: first N\n", ""); took != nil {
+		t.Errorf("timings %+v from a date without %%N", took)
+	}
+	if got := stepTimes([]stepTime{{"install binary", 3 * time.Millisecond}, {"start", 1204 * time.Millisecond}}); got != "install binary=3ms, start=1.204s" {
+		t.Errorf("stepTimes = %q", got)
+	}
 }

@@ -1,0 +1,162 @@
+package etcdx
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
+)
+
+// TestLockHoldsNoStream takes the lock on a real one-member etcd and checks
+// that its renewals keep the lease alive, that it holds no gRPC stream open
+// (a member stopped with SIGTERM waits for open streams up to its request
+// timeout, 7 s here, so the provider's own lock used to make one member's
+// stop that much longer), and that a lease revoked by someone else is seen
+// as a lost lock.
+func TestLockHoldsNoStream(t *testing.T) {
+	bin, err := testhosts.EtcdBinary(testhosts.DefaultEtcdVersion)
+	if err != nil {
+		testhosts.SkipOrFail(t, "lock: %v", err)
+	}
+	defer func(p time.Duration) { lockRenewPeriod = p }(lockRenewPeriod)
+	lockRenewPeriod = 200 * time.Millisecond
+
+	etcd := startOneEtcd(t, bin)
+	c, err := New(Config{Endpoints: []string{etcd.url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	lock, err := c.AcquireLock(ctx, ThisRunner("3.5.21", time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := c.Cluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for the TTL to fall by 2 s without renewals.
+	time.Sleep(2500 * time.Millisecond)
+	ttl, err := cl.TimeToLive(ctx, lock.lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl.TTL < int64(LockTTL/time.Second)-1 {
+		t.Errorf("lease TTL %ds after 2.5s of renewals every %s, want about %s", ttl.TTL, lockRenewPeriod, LockTTL)
+	}
+	if err := lock.Held(ctx); err != nil {
+		t.Errorf("Held: %v", err)
+	}
+
+	// Revoked by someone else: the next renewal finds it gone.
+	if _, err := cl.Revoke(ctx, lock.lease); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lock.mu.Lock()
+		lost := lock.lost
+		lock.mu.Unlock()
+		if lost != nil {
+			if !strings.Contains(lost.Error(), "expired") {
+				t.Errorf("lost lock says %q, want it to say the lease expired", lost)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a revoked lease was not noticed within 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A lock held again, then the member stopped: etcd's own stop, from
+	// its log, must not wait on a stream of ours.
+	if _, err := c.AcquireLock(ctx, ThisRunner("3.5.21", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := etcd.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = etcd.cmd.Wait()
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("etcd took %s to stop with the lock held, want well under its 7s request timeout: a stream of ours held it\n%s", took, tailOf(etcd.log, 10))
+	}
+}
+
+type oneEtcd struct {
+	url, log string
+	cmd      *exec.Cmd
+}
+
+// startOneEtcd runs a one-member etcd on 127.0.3.20 as a child process.
+func startOneEtcd(t *testing.T, bin string) *oneEtcd {
+	t.Helper()
+	const host = "127.0.3.20"
+	port := func() int {
+		l, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			t.Fatalf("listening on %s: %v", host, err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	dir := t.TempDir()
+	e := &oneEtcd{url: fmt.Sprintf("http://%s:%d", host, port()), log: filepath.Join(dir, "etcd.log")}
+	peer := fmt.Sprintf("http://%s:%d", host, port())
+	logf, err := os.Create(e.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	e.cmd = exec.Command(bin, "--name", "s1", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", e.url, "--advertise-client-urls", e.url,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "s1="+peer)
+	e.cmd.Stdout, e.cmd.Stderr = logf, logf
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if e.cmd.ProcessState == nil {
+			_ = e.cmd.Process.Kill()
+			_ = e.cmd.Wait()
+		}
+	})
+	c, err := New(Config{Endpoints: []string{e.url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.LinearizableRead(ctx, e.url)
+		cancel()
+		if err == nil {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd at %s not ready: %v\n%s", e.url, err, tailOf(e.log, 15))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tailOf(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
