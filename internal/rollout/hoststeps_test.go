@@ -307,3 +307,42 @@ func TestBatchScript(t *testing.T) {
 		t.Errorf("stepTimes = %q", got)
 	}
 }
+
+// TestOtherUnitsScript runs the search for other units that run the same
+// binary in a real shell: the unit being changed is left out, a directory
+// reached twice (merged /usr: /lib → /usr/lib) is searched once, and only
+// an ExecStart of exactly that binary counts.
+func TestOtherUnitsScript(t *testing.T) {
+	root := t.TempDir()
+	etc, usrlib := filepath.Join(root, "etc"), filepath.Join(root, "usr-lib")
+	for _, d := range []string{etc, usrlib} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lib := filepath.Join(root, "lib")
+	if err := os.Symlink(usrlib, lib); err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]string{
+		filepath.Join(etc, "etcd.service"):           "[Service]\nExecStart=/usr/bin/etcd --name s1\n",
+		filepath.Join(etc, "etcd-events.service"):    "[Service]\nExecStart=-/usr/bin/etcd --name events\n",
+		filepath.Join(usrlib, "etcd-backup.service"): "[Service]\nExecStart=/usr/bin/etcd\n",
+		filepath.Join(usrlib, "etcdctl.service"):     "[Service]\nExecStart=/usr/bin/etcdctl get x\n",
+		filepath.Join(usrlib, "other.service"):       "[Service]\nExecStart=/usr/bin/sleep 1\n",
+	}
+	for p, c := range units {
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := "bin=/usr/bin/etcd; unit_file=" + sshx.Quote(filepath.Join(etc, "etcd.service")) + "\n" +
+		otherUnitsScript(etc, filepath.Join(root, "run-missing"), lib, usrlib)
+	out, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got := strings.Fields(string(out)); strings.Join(got, " ") != "etcd-events.service etcd-backup.service" {
+		t.Errorf("other units %q, want etcd-events.service and etcd-backup.service, each once", got)
+	}
+}
