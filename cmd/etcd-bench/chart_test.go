@@ -152,6 +152,14 @@ func TestDrawChartTimelineOnly(t *testing.T) {
 	}
 }
 
+// TestDrawChartEmpty: nothing measured still draws every panel, saying so.
+func TestDrawChartEmpty(t *testing.T) {
+	img := drawAndRead(t, &Results{})
+	if b := img.Bounds(); b.Dx() != chartW || b.Dy() != chartH {
+		t.Errorf("empty chart is %dx%d, want %dx%d", b.Dx(), b.Dy(), chartW, chartH)
+	}
+}
+
 func TestChartPatchPath(t *testing.T) {
 	res := syntheticResults()
 	if d := newChartData(res); d.path != patch || fmt.Sprint(d.methods) != "[provider manual floor]" {

@@ -1,20 +1,26 @@
 // Command etcd-bench is `make bench`: it measures the provider against what
 // operators do without it — etcd's guide followed by hand with ssh, scp and
-// etcdctl (scripts/manual-rollout.sh) — side by side, on the same fresh
-// sandbox clusters, in one run:
+// etcdctl (scripts/manual-rollout.sh) — and against the physical floor (per
+// member only stop, swap, start and the same gate, run on the host: see
+// floor.go), side by side, on the same fresh sandbox clusters, in one run:
 //
-//   - rollout: wall time and each member's stop-to-healthy time, for 3, 5
-//     and 7 members, 3.5.21 → 3.5.16 (and 3.5 → 3.4 when ETCD_BINARY_3_4 is
-//     set), and for 3 members 3.6.16 → 3.5.35 through etcd's downgrade API
-//     (its waits timed apart from the member restarts), with a writer
-//     measuring the client impact throughout;
+//   - rollout: wall time, each member's stop-to-healthy time and etcd's own
+//     stop (from its log), for 3 members (-members for more), 3.5.35 →
+//     3.5.21, on hosts whose unit is Type=notify and Type=simple, with
+//     writers alone and with a Kubernetes-like client mix (watch streams on
+//     every member, leases kept alive); 3.5.35 → 3.6.16 and back through
+//     etcd's downgrade API (its waits timed apart from the member
+//     restarts); 3.5 → 3.4 when ETCD_BINARY_3_4 is set;
+//   - data: the same rollouts on a cluster holding about 1 GiB;
 //   - plan: `terraform plan` with and without a version change, for one
 //     cluster and for ten, with the SSH logins each cost;
 //   - snapshot: the provider's snapshot step against `etcdctl snapshot save`
 //     on a cluster of about 1 GiB.
 //
-// It prints tables and the issue's targets (met or not), and writes
-// bench/results.json and bench/chart.png. Missed targets do not fail it.
+// Every acknowledged write is read back and every watch stream checked for
+// the events it owed. It prints tables and the targets (met or not), and
+// writes bench/results.json and bench/chart.png. Missed targets do not fail
+// it.
 package main
 
 import (
@@ -81,7 +87,7 @@ func main() {
 	var keep bool
 	var timeout time.Duration
 	flag.IntVar(&b.runs, "runs", 3, "repetitions of every measurement")
-	flag.StringVar(&members, "members", "3,5,7", "cluster sizes for the rollout scenario (3.5 patch downgrade)")
+	flag.StringVar(&members, "members", "3", "cluster sizes for the rollout scenario (the 3.5 patch downgrade), e.g. 3,5,7")
 	flag.StringVar(&minorMembers, "minor-members", "3", "cluster sizes for the 3.5 → 3.4 downgrade (only with ETCD_BINARY_3_4)")
 	flag.StringVar(&apiMembers, "api-members", "3", "cluster sizes for the "+fromVersion+" → "+apiFromVersion+" upgrade and the "+apiFromVersion+" → "+apiToVersion+" downgrade through etcd's downgrade API")
 	flag.StringVar(&paths, "paths", "", "version paths for the rollout scenario, comma-separated FROM:TO (e.g. "+apiFromVersion+":"+apiToVersion+"; FROM->TO and FROM→TO work too); default all")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -75,43 +74,6 @@ func TestParseManualOutput(t *testing.T) {
 	}
 	if err := parseManualOutput("total=1s\n", map[string]float64{}, map[string]float64{}); err == nil {
 		t.Error("no member lines: want an error")
-	}
-}
-
-func TestDrawChart(t *testing.T) {
-	res := &Results{
-		Generated: "2026-01-01T00:00:00Z",
-		Settings:  Settings{Runs: 1, Paths: []string{"3.5.21→3.5.16"}, StableFor: "0s"},
-		Summary: []RolloutSummary{
-			{Method: "provider", Path: "3.5.21→3.5.16", Members: 3, WallS: 8, WallMinS: 7, WallMaxS: 9},
-			{Method: "manual", Path: "3.5.21→3.5.16", Members: 3, WallS: 10, WallMinS: 10, WallMaxS: 11},
-			{Method: "provider", Path: "3.5.21→3.5.16", Members: 5, WallS: 12, WallMinS: 12, WallMaxS: 12},
-		},
-		Timeline: map[string][]Bucket{
-			"provider": {{T: 0, MaxMs: 3, Acked: 10}, {T: 0.1, Acked: 0, Failed: 1}, {T: 0.2, MaxMs: 250, Acked: 2}},
-			"manual":   {{T: 0, MaxMs: 4, Acked: 9}},
-		},
-		TimelineStops: map[string][]StopEvent{"provider": {{T: 0.1, Member: "s1"}}},
-	}
-	path := filepath.Join(t.TempDir(), "chart.png")
-	if err := drawChart(path, res); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cfg, err := png.DecodeConfig(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Width != chartW || cfg.Height != chartH {
-		t.Errorf("chart is %dx%d, want %dx%d", cfg.Width, cfg.Height, chartW, chartH)
-	}
-	// Nothing measured still draws both panels, saying so.
-	if err := drawChart(path, &Results{}); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -268,7 +268,11 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 	if b := rp.Blocked; b != nil {
 		resp.Diagnostics.AddAttributeWarning(path.Root("binary"), b.Summary, b.Detail)
 	}
-	tflog.Info(ctx, "planned rollout", map[string]any{"to": spec.Target.String(), "steps": len(rp.Steps), "pending": len(rp.Pending()), "duration": time.Since(started).String()})
+	fields := map[string]any{"to": spec.Target.String(), "steps": len(rp.Steps), "pending": len(rp.Pending()), "duration": time.Since(started).String()}
+	for part, d := range obs.Took {
+		fields["took_"+part] = d.Round(time.Millisecond).String()
+	}
+	tflog.Info(ctx, "planned rollout", fields)
 
 	plan.ID = types.StringValue(obs.ClusterID)
 	steps, d := types.ListValueFrom(ctx, types.StringType, rp.Steps)

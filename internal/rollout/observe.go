@@ -18,8 +18,15 @@ import (
 // only when some member must change and a binary is configured, so a plan
 // with nothing to do, or a drift alarm, opens no SSH connection.
 func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Observation, error) {
-	var obs Observation
+	obs := Observation{Took: map[string]time.Duration{}}
+	lap := time.Now()
+	took := func(part string) {
+		now := time.Now()
+		obs.Took[part] += now.Sub(lap)
+		lap = now
+	}
 	view, err := cluster.Observe(ctx)
+	took("etcd")
 	if err != nil {
 		return obs, err
 	}
@@ -55,10 +62,13 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 			obs.DowngradeErr = err.Error()
 		}
 	}
+	took("checks")
 	if spec.Binary.Source != "" {
 		obs.Runtimes = discoverAll(ctx, hosts, spec)
+		took("discovery")
 		if needsLogCheck(obs, spec.Target) {
 			obs.Logs = checkLogs(ctx, hosts, spec, obs)
+			took("logs")
 		}
 	}
 	obs.Gateway = map[string]bool{}
@@ -67,8 +77,10 @@ func Observe(ctx context.Context, cluster Cluster, hosts Hosts, spec Spec) (Obse
 			obs.Gateway[m.Name] = true
 		}
 	}
+	took("gateway")
 	if spec.Binary.Source != "" && !isURL(spec.Binary.Source) {
 		obs.Source = inspectLocal(spec.Binary.Source)
+		took("source")
 	}
 	return obs, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
@@ -39,6 +40,9 @@ type Observation struct {
 	// start on its snapshot and write-ahead log; gathered for 3.5 → 3.6
 	// (no v2 data) and 3.6 → 3.7 (no 3.5-era entries).
 	Logs map[string]LogCheck
+	// Took is how long Observe's parts took ("etcd", "checks",
+	// "discovery", "logs", "gateway", "source"), for the log.
+	Took map[string]time.Duration
 }
 
 // LocalSource is what the machine running Terraform has at binary.source.
