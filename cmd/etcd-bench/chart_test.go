@@ -121,8 +121,37 @@ func TestDrawChartSynthetic(t *testing.T) {
 	}
 }
 
+// TestDrawChartCommittedResults draws bench/results.json, the run the README
+// shows: every method and etcd's own stop are in it.
 func TestDrawChartCommittedResults(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "bench", "results.json"))
+	n := colours(drawAndRead(t, readResults(t, filepath.Join("..", "..", "bench", "results.json"))))
+	for _, m := range []string{"provider", "manual", "floor"} {
+		if n[methodColours[m]] < 2000 {
+			t.Errorf("%s: %d pixels of its colour", m, n[methodColours[m]])
+		}
+	}
+	if n[darker(methodColours["provider"])] < 200 {
+		t.Errorf("provider's etcd stop: %d pixels, want its bars", n[darker(methodColours["provider"])])
+	}
+}
+
+// TestDrawChartOlderResults: results written before the floor, the unit
+// behaviours and etcd's own stop were measured still draw, without them.
+func TestDrawChartOlderResults(t *testing.T) {
+	n := colours(drawAndRead(t, readResults(t, filepath.Join("testdata", "results-before-floor.json"))))
+	for _, m := range []string{"provider", "manual"} {
+		if n[methodColours[m]] < 2000 {
+			t.Errorf("%s: %d pixels of its colour", m, n[methodColours[m]])
+		}
+	}
+	if n[methodColours["floor"]] != 0 || n[darker(methodColours["provider"])] > 200 {
+		t.Errorf("floor pixels %d, provider etcd stop pixels %d: want none", n[methodColours["floor"]], n[darker(methodColours["provider"])])
+	}
+}
+
+func readResults(t *testing.T, path string) *Results {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,16 +159,7 @@ func TestDrawChartCommittedResults(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	n := colours(drawAndRead(t, &res))
-	for _, m := range []string{"provider", "manual"} {
-		if n[methodColours[m]] < 2000 {
-			t.Errorf("%s: %d pixels of its colour", m, n[methodColours[m]])
-		}
-	}
-	// Older results have neither floor runs nor etcd's own stop.
-	if n[methodColours["floor"]] != 0 || n[darker(methodColours["provider"])] > 200 {
-		t.Errorf("floor pixels %d, provider etcd stop pixels %d: want none", n[methodColours["floor"]], n[darker(methodColours["provider"])])
-	}
+	return &res
 }
 
 func TestDrawChartTimelineOnly(t *testing.T) {
