@@ -279,7 +279,9 @@ func recordLine(v any) string {
 // so the undo commands it holds are never part of the command's own text.
 func appendRecord(file, line string) string {
 	enc := base64.StdEncoding.EncodeToString([]byte(line + "\n"))
-	return "{ umask 077 && " + sshx.Command("mkdir", "-p", "--", path.Dir(file)) + " && printf %s " + enc + " | base64 -d >> " + sshx.Quote(file) + "; }"
+	// A subshell, so the umask does not reach the commands after it in a
+	// batch (a start would hand it to the member's process).
+	return "( umask 077 && " + sshx.Command("mkdir", "-p", "--", path.Dir(file)) + " && printf %s " + enc + " | base64 -d >> " + sshx.Quote(file) + " )"
 }
 
 // readRecord returns the steps of an unfinished record on the host; nil

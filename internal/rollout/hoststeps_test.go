@@ -261,10 +261,11 @@ func TestBatchScript(t *testing.T) {
 	steps := []hostStep{
 		{Name: "first", Do: "touch a", Undo: "rm -f a"},
 		{Name: "install binary", Do: "touch b && sleep 0.05", Undo: "rm -f b"},
+		{Name: "start", Do: "touch started", Undo: "rm -f started"},
 		{Name: "write config", Do: "echo 'config is read-only' >&2; exit 3", Undo: "true"},
-		{Name: "start", Do: "touch never"},
+		{Name: "later", Do: "touch never"},
 	}
-	cmd := exec.Command("sh", "-c", batchScript(record, steps))
+	cmd := exec.Command("sh", "-c", "umask 022\n"+batchScript(record, steps))
 	cmd.Dir = dir
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -277,8 +278,15 @@ func TestBatchScript(t *testing.T) {
 	if failed != "write config" || strings.TrimSpace(rest) != "config is read-only" {
 		t.Errorf("batchResult named %q with stderr %q, want write config and its own message", failed, rest)
 	}
-	if len(took) != 2 || took[0].Name != "first" || took[1].Name != "install binary" || took[1].Took < 50*time.Millisecond {
-		t.Errorf("step times %+v, want first, then install binary of at least 50ms", took)
+	if len(took) != 3 || took[0].Name != "first" || took[1].Name != "install binary" || took[1].Took < 50*time.Millisecond {
+		t.Errorf("step times %+v, want first, then install binary of at least 50ms, then start", took)
+	}
+	// The record's umask 077 stays in its own subshell: a file the start
+	// creates gets the shell's umask (022 here), as without a batch.
+	if st, err := os.Stat(filepath.Join(dir, "started")); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Errorf("a file made by the step after a record line has mode %v, want 0644", st.Mode().Perm())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {
 		t.Error("the step after the failing one ran")
@@ -295,8 +303,8 @@ func TestBatchScript(t *testing.T) {
 		}
 		names = append(names, st.Name)
 	}
-	if strings.Join(names, ",") != "first,install binary" {
-		t.Errorf("record holds %v, want the two steps done", names)
+	if strings.Join(names, ",") != "first,install binary,start" {
+		t.Errorf("record holds %v, want the three steps done", names)
 	}
 
 	// A host whose date has no %N gives no timings, and nothing breaks.
