@@ -269,9 +269,7 @@ func (r *clusterVersionResource) ModifyPlan(ctx context.Context, req resource.Mo
 		resp.Diagnostics.AddAttributeWarning(path.Root("binary"), b.Summary, b.Detail)
 	}
 	fields := map[string]any{"to": spec.Target.String(), "steps": len(rp.Steps), "pending": len(rp.Pending()), "duration": time.Since(started).String()}
-	for part, d := range obs.Took {
-		fields["took_"+part] = d.Round(time.Millisecond).String()
-	}
+	obs.AddTook(fields)
 	tflog.Info(ctx, "planned rollout", fields)
 
 	plan.ID = types.StringValue(obs.ClusterID)

@@ -223,9 +223,7 @@ func (e *Executor) preflight(ctx context.Context) (*Plan, error) {
 	e.clusterID = obs.ClusterID
 	e.gateway = obs.Gateway
 	fields := map[string]any{"step": "preflight", "members": len(plan.Members), "pending": len(plan.Pending())}
-	for part, d := range obs.Took {
-		fields["took_"+part] = d.Round(time.Millisecond).String()
-	}
+	obs.AddTook(fields)
 	e.log("preflight passed", fields)
 	return plan, nil
 }

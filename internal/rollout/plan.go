@@ -45,6 +45,13 @@ type Observation struct {
 	Took map[string]time.Duration
 }
 
+// AddTook adds how long Observe's parts took to log fields, as took_<part>.
+func (o Observation) AddTook(fields map[string]any) {
+	for part, d := range o.Took {
+		fields["took_"+part] = d.Round(time.Millisecond).String()
+	}
+}
+
 // LocalSource is what the machine running Terraform has at binary.source.
 type LocalSource struct {
 	Checked bool
