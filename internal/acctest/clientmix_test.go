@@ -288,7 +288,7 @@ func startLocalCluster(t *testing.T, bin string, n int) *localCluster {
 				<-m.done
 			}
 			if t.Failed() {
-				t.Logf("%s: last lines of its log:\n%s", m.name, tail(m.logPath, 15))
+				t.Logf("%s: last lines of its log:\n%s", m.name, testhosts.TailFile(m.logPath, 15))
 			}
 		}
 	})
@@ -416,16 +416,4 @@ func (c *localCluster) watchStreams(t *testing.T, i int) int {
 	}
 	t.Fatalf("%s metrics: no etcd_debugging_mvcc_watch_stream_total", c.members[i].name)
 	return 0
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

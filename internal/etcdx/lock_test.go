@@ -90,7 +90,7 @@ func TestLockHoldsNoStream(t *testing.T) {
 	}
 	_ = etcd.cmd.Wait()
 	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("etcd took %s to stop with the lock held, want well under its 7s request timeout: a stream of ours held it\n%s", took, tailOf(etcd.log, 10))
+		t.Errorf("etcd took %s to stop with the lock held, want well under its 7s request timeout: a stream of ours held it\n%s", took, testhosts.TailFile(etcd.log, 10))
 	}
 }
 
@@ -146,17 +146,8 @@ func startOneEtcd(t *testing.T, bin string) *oneEtcd {
 			return e
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("etcd at %s not ready: %v\n%s", e.url, err, tailOf(e.log, 15))
+			t.Fatalf("etcd at %s not ready: %v\n%s", e.url, err, testhosts.TailFile(e.log, 15))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func tailOf(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -367,7 +367,7 @@ func (h *Host) startSSHD(ctx context.Context) error {
 		err = errors.New("sshd exited")
 	}
 	if err != nil {
-		return fmt.Errorf("%s: sshd on %s:22: %w; %s:\n%s", h.Name, h.Addr, err, h.SSHDLog(), tailFile(h.SSHDLog(), 10))
+		return fmt.Errorf("%s: sshd on %s:22: %w; %s:\n%s", h.Name, h.Addr, err, h.SSHDLog(), TailFile(h.SSHDLog(), 10))
 	}
 	return nil
 }
@@ -476,7 +476,7 @@ func (h *Host) EtcdVersion(ctx context.Context) (string, error) {
 }
 
 // LogTail returns the last n lines of the host's etcd log.
-func (h *Host) LogTail(n int) string { return tailFile(h.Path(EtcdLog), n) }
+func (h *Host) LogTail(n int) string { return TailFile(h.Path(EtcdLog), n) }
 
 // kill stops every process of the host. With the namespace holder alive
 // that is everything in its namespace (etcd, sshd, sessions, leftovers of
@@ -509,7 +509,9 @@ func (h *Host) kill(ctx context.Context) error {
 	return nil
 }
 
-func tailFile(path string, n int) string {
+// TailFile returns the last n lines of the file at path, or why it could
+// not be read, for test diagnostics.
+func TailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(%v)", err)
