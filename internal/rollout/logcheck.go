@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
@@ -75,12 +76,19 @@ func needsLogCheck(obs Observation, target etcdconf.Version) bool {
 	return false
 }
 
+// logCheckParallel is how many members' logs are read at once. A member's
+// WAL segments are held in memory while they are decoded (64 MB each once
+// unpacked), so a large cluster is read a few members at a time.
+const logCheckParallel = 3
+
 // checkLogs reads the snapshot and log of every member still on the
-// previous minor, one member at a time (a WAL segment is 64 MB once
-// unpacked).
+// previous minor, logCheckParallel members at a time.
 func checkLogs(ctx context.Context, hosts Hosts, spec Spec, obs Observation) map[string]LogCheck {
 	rule, _ := logRuleFor(spec.Target)
 	out := map[string]LogCheck{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, logCheckParallel)
 	for _, m := range obs.Members {
 		v, err := etcdconf.ParseVersion(m.Version)
 		if err != nil || v.Minor != rule.from {
@@ -92,11 +100,23 @@ func checkLogs(ctx context.Context, hosts Hosts, spec Spec, obs Observation) map
 		case !ok:
 			continue // reported by CheckMembership
 		case !found || rt.HostErr != "" || rt.Err != "":
+			mu.Lock()
 			out[m.Name] = LogCheck{Unread: true, Why: "its host could not be inspected, so its write-ahead log was not read"}
+			mu.Unlock()
 			continue
 		}
-		out[m.Name] = checkLog(ctx, hosts(ms), rt, rule.decide)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			c := checkLog(ctx, hosts(ms), rt, rule.decide)
+			<-slots
+			mu.Lock()
+			out[m.Name] = c
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	return out
 }
 

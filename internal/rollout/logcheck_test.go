@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 )
 
 // dataDirFrom lays a member's files from internal/etcdx/testdata/snap/<name>
@@ -141,4 +144,68 @@ func TestLogProblems(t *testing.T) {
 	if needsLogCheck(Observation{Members: []etcdx.Member{{Version: "3.6.16"}}}, etcdconf.Version{Major: 3, Minor: 5, Patch: 35}) {
 		t.Error("a downgrade needs no log check")
 	}
+}
+
+// TestCheckLogsEveryMember reads five members' real files at once: each
+// gets its own verdict, a member whose host was not inspected is unread,
+// a member already on the target minor is not read, and no more than
+// logCheckParallel members are read at a time.
+func TestCheckLogsEveryMember(t *testing.T) {
+	t.Parallel()
+	dirs := map[string]string{
+		"m1": dataDirFrom(t, "v2data"),
+		"m2": dataDirFrom(t, "upgraded-nosnap"),
+		"m3": dataDirFrom(t, "upgraded-nosnap"),
+		"m4": dataDirFrom(t, "v2data"),
+	}
+	spec := Spec{Target: mustVersion(t, "3.6.16")}
+	obs := Observation{Runtimes: map[string]Runtime{}}
+	for _, name := range []string{"m1", "m2", "m3", "m4", "m5", "m6"} {
+		spec.Members = append(spec.Members, MemberSpec{Name: name, Host: name})
+		version := "3.5.35"
+		if name == "m6" {
+			version = "3.6.16"
+		}
+		obs.Members = append(obs.Members, etcdx.Member{Name: name, Version: version})
+		if d, ok := dirs[name]; ok {
+			obs.Runtimes[name] = Runtime{Env: map[string]string{"ETCD_DATA_DIR": d}}
+		}
+	}
+	obs.Runtimes["m5"] = Runtime{HostErr: "SSH to m5: connection refused"}
+	var running, most atomic.Int32
+	hosts := func(m MemberSpec) Host {
+		return countingHost{Host: shellHost(t.TempDir()), running: &running, most: &most}
+	}
+	got := checkLogs(context.Background(), hosts, spec, obs)
+	want := map[string]bool{"m1": false, "m2": true, "m3": true, "m4": false, "m5": false}
+	if len(got) != len(want) {
+		t.Fatalf("checkLogs checked %d members, want %d: %+v", len(got), len(want), got)
+	}
+	for name, ok := range want {
+		c, found := got[name]
+		if !found || c.OK != ok {
+			t.Errorf("%s: %+v, want OK %v", name, c, ok)
+		}
+	}
+	if !got["m5"].Unread || got["m1"].Unread {
+		t.Errorf("m5 (host not inspected) must be unread and m1 read: m5 %+v, m1 %+v", got["m5"], got["m1"])
+	}
+	if n := most.Load(); n < 2 || n > logCheckParallel {
+		t.Errorf("at most %d members read at once, want 2..%d", n, logCheckParallel)
+	}
+}
+
+// countingHost counts the commands running at once on all its copies.
+type countingHost struct {
+	Host
+	running, most *atomic.Int32
+}
+
+func (h countingHost) Run(ctx context.Context, cmd string) (sshx.Result, error) {
+	n := h.running.Add(1)
+	defer h.running.Add(-1)
+	for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+	}
+	time.Sleep(20 * time.Millisecond)
+	return h.Host.Run(ctx, cmd)
 }
