@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,10 +86,7 @@ func TestLockHoldsNoStream(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	if err := etcd.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	_ = etcd.cmd.Wait()
+	etcd.stop(t)
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("etcd took %s to stop with the lock held, want well under its 7s request timeout: a stream of ours held it\n%s", took, testhosts.TailFile(etcd.log, 10))
 	}
@@ -96,7 +94,33 @@ func TestLockHoldsNoStream(t *testing.T) {
 
 type oneEtcd struct {
 	url, log string
+	bin      string
+	args     []string
 	cmd      *exec.Cmd
+}
+
+// stop ends etcd with SIGTERM and waits for it.
+func (e *oneEtcd) stop(t *testing.T) {
+	t.Helper()
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.cmd.Wait()
+}
+
+// start runs etcd (again), its output appended to its log.
+func (e *oneEtcd) start(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(e.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	e.cmd = exec.Command(e.bin, e.args...)
+	e.cmd.Stdout, e.cmd.Stderr = logf, logf
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startOneEtcd runs a one-member etcd on 127.0.3.20 as a child process.
@@ -112,20 +136,12 @@ func startOneEtcd(t *testing.T, bin string) *oneEtcd {
 		return l.Addr().(*net.TCPAddr).Port
 	}
 	dir := t.TempDir()
-	e := &oneEtcd{url: fmt.Sprintf("http://%s:%d", host, port()), log: filepath.Join(dir, "etcd.log")}
+	e := &oneEtcd{url: fmt.Sprintf("http://%s:%d", host, port()), log: filepath.Join(dir, "etcd.log"), bin: bin}
 	peer := fmt.Sprintf("http://%s:%d", host, port())
-	logf, err := os.Create(e.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	e.cmd = exec.Command(bin, "--name", "s1", "--data-dir", filepath.Join(dir, "data"),
+	e.args = []string{"--name", "s1", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", e.url, "--advertise-client-urls", e.url,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "s1="+peer)
-	e.cmd.Stdout, e.cmd.Stderr = logf, logf
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "s1=" + peer}
+	e.start(t)
 	t.Cleanup(func() {
 		if e.cmd.ProcessState == nil {
 			_ = e.cmd.Process.Kill()
@@ -149,5 +165,70 @@ func startOneEtcd(t *testing.T, bin string) *oneEtcd {
 			t.Fatalf("etcd at %s not ready: %v\n%s", e.url, err, testhosts.TailFile(e.log, 15))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestReconnectsPromptly stops a real etcd long enough for gRPC's default
+// reconnect backoff to grow past 2 s, starts it again, and checks that a
+// client that was connected answers within a second of etcd serving: the
+// gate after each member's restart waits on exactly this, and each second
+// here is a second of every member's stop-to-healthy.
+func TestReconnectsPromptly(t *testing.T) {
+	bin, err := testhosts.EtcdBinary(testhosts.DefaultEtcdVersion)
+	if err != nil {
+		testhosts.SkipOrFail(t, "reconnect: %v", err)
+	}
+	etcd := startOneEtcd(t, bin)
+	c, err := New(Config{Endpoints: []string{etcd.url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	read := func(d time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		return c.LinearizableRead(ctx, etcd.url)
+	}
+	if err := read(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	etcd.stop(t)
+	// Ask while it is down, so that the client's connection goes through
+	// its failed dials and backoff; by 12 s gRPC's defaults (1 s, ×1.6)
+	// wait about 6 s between dials (measured: 3.8 s from serving to the
+	// first answer with them, after 20 s down).
+	for end := time.Now().Add(12 * time.Second); time.Now().Before(end); {
+		if read(200*time.Millisecond) == nil {
+			t.Fatal("a read succeeded with etcd stopped")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	etcd.start(t)
+	probe := &http.Client{Timeout: 200 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	var serving time.Time
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if r, err := probe.Get(etcd.url + "/health"); err == nil {
+			_ = r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				serving = time.Now()
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd did not serve within 20s of its restart\n%s", testhosts.TailFile(etcd.log, 15))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for read(200*time.Millisecond) != nil {
+		if time.Since(serving) > 5*time.Second {
+			t.Fatal("the client did not reconnect within 5s of etcd serving")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(serving)
+	t.Logf("the client answered %s after etcd served again", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("the client answered %s after etcd served, want within 1s (reconnect backoff capped at 250ms)", took.Round(time.Millisecond))
 	}
 }
