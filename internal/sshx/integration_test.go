@@ -5,6 +5,7 @@ package sshx
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -383,6 +384,69 @@ func assertNoTempFiles(t *testing.T, h *Host, dir string) {
 	if r := mustRun(t, h, Command("ls", "-A", "--", dir)); strings.Contains(r.Stdout, ".sshx-") {
 		t.Fatalf("temporary files left in %s:\n%s", dir, r.Stdout)
 	}
+}
+
+// TestIntegrationUploadGzip: a binary sent compressed arrives whole, with
+// its mode, in fewer bytes; a size that does not match what the host
+// unpacked, or data that is not gzip, leaves the target as it was and no
+// temporary file behind.
+func TestIntegrationUploadGzip(t *testing.T) {
+	sb := sandbox(t, 1)
+	host := sb.Hosts[0]
+	p := newTestPool(t, sb, nil)
+	h := p.Host(host.Addr, 0)
+	ctx := testCtx(t)
+	if ok, err := h.HasGzip(ctx); err != nil || !ok {
+		t.Fatalf("HasGzip = %v, %v; the sandbox host has gzip", ok, err)
+	}
+
+	exe, err := os.Executable() // a Go binary, built like etcd
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d bytes sent as %d", len(data), gz.Len())
+	if gz.Len() > len(data)*3/4 {
+		t.Errorf("the compressed binary is %d of %d bytes", gz.Len(), len(data))
+	}
+	const remote = "/usr/local/bin/sshx-gzip-test"
+	if err := h.UploadGzip(ctx, bytes.NewReader(gz.Bytes()), int64(len(data)), remote, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	r := mustRun(t, h, Command("sha256sum", "--", remote)+" && "+Command("stat", "-c", "%a %s", "--", remote))
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], hex.EncodeToString(sum[:])+" ") || lines[1] != "755 "+strconv.Itoa(len(data)) {
+		t.Fatalf("after the upload: %q, want sha256 %x, mode 755, %d bytes", r.Stdout, sum, len(data))
+	}
+
+	const target = "/var/lib/etcd/sshx-gzip-target"
+	if err := os.WriteFile(host.Path(target), []byte("original"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = h.UploadGzip(ctx, bytes.NewReader(gz.Bytes()), int64(len(data))-1, target, 0o644)
+	if err == nil || !strings.Contains(err.Error(), "the host wrote") {
+		t.Fatalf("a size one short: %v", err)
+	}
+	err = h.UploadGzip(ctx, strings.NewReader("not gzip at all"), 15, target, 0o644)
+	if err == nil {
+		t.Fatal("data that is not gzip was accepted")
+	}
+	if got, _ := os.ReadFile(host.Path(target)); string(got) != "original" {
+		t.Fatalf("target changed to %q", got)
+	}
+	assertNoTempFiles(t, h, "/var/lib/etcd")
 }
 
 // TestIntegrationUploadFailures: a failing reader, a cancelled context and a

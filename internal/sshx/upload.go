@@ -24,6 +24,32 @@ import (
 //
 // Runs as the SSH user, or as root with Sudo. No SFTP subsystem is needed.
 func (h *Host) Upload(ctx context.Context, r io.Reader, remotePath string, mode os.FileMode) error {
+	return h.upload(ctx, r, -1, remotePath, mode)
+}
+
+// UploadGzip is Upload for data sent gzip-compressed: gz is unpacked on
+// the host by `gzip -dc` as it arrives, and size, the unpacked length, is
+// what the host must have written. A binary travels in about half its
+// bytes. The host needs gzip (HasGzip).
+func (h *Host) UploadGzip(ctx context.Context, gz io.Reader, size int64, remotePath string, mode os.FileMode) error {
+	if size < 0 {
+		return fmt.Errorf("upload to %s:%s: negative size %d", h.addr, remotePath, size)
+	}
+	return h.upload(ctx, gz, size, remotePath, mode)
+}
+
+// HasGzip reports whether the host has gzip on its PATH.
+func (h *Host) HasGzip(ctx context.Context) (bool, error) {
+	res, err := h.Run(ctx, "command -v gzip >/dev/null 2>&1")
+	if err != nil {
+		return false, err
+	}
+	return res.ExitStatus == 0, nil
+}
+
+// upload sends r to remotePath; with size ≥ 0, r is gzip data that the host
+// unpacks, and size is its unpacked length.
+func (h *Host) upload(ctx context.Context, r io.Reader, size int64, remotePath string, mode os.FileMode) error {
 	if remotePath == "" || strings.HasSuffix(remotePath, "/") || strings.ContainsRune(remotePath, 0) {
 		return fmt.Errorf("upload to %s: invalid remote path %q", h.addr, remotePath)
 	}
@@ -39,14 +65,18 @@ func (h *Host) Upload(ctx context.Context, r io.Reader, remotePath string, mode 
 
 	// Step 1: receive. noclobber (set -C) refuses to write through anything
 	// already at the random name; umask keeps the partial file private until
-	// chmod. wc reports the length received, which must equal what was sent:
-	// stdin ends early only if something went wrong.
+	// chmod. wc reports the length written, which must equal what was sent
+	// (or, unpacked, size): stdin ends early only if something went wrong.
 	cr := &countingReader{r: r}
+	receive := "cat > " + Quote(tmp)
+	if size >= 0 {
+		receive = "gzip -dc > " + Quote(tmp)
+	}
 	var out strings.Builder
 	var errb strings.Builder
 	status, err := h.Stream(ctx,
 		"if [ ! -d "+Quote(dir)+" ]; then echo "+Quote("directory "+dir+" does not exist")+" >&2; exit 1; fi; "+
-			"set -C; umask 077; cat > "+Quote(tmp)+" && wc -c < "+Quote(tmp),
+			"set -C; umask 077; "+receive+" && wc -c < "+Quote(tmp),
 		cr, &out, &errb)
 	if err != nil {
 		h.removeTemp(tmp)
@@ -56,10 +86,14 @@ func (h *Host) Upload(ctx context.Context, r io.Reader, remotePath string, mode 
 		h.removeTemp(tmp)
 		return fmt.Errorf("upload to %s:%s: writing %s: %w", h.addr, remotePath, tmp, &ExitError{ExitStatus: status, Stderr: errb.String()})
 	}
+	want := cr.n.Load()
+	if size >= 0 {
+		want = size
+	}
 	got, perr := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64)
-	if perr != nil || got != cr.n.Load() {
+	if perr != nil || got != want {
 		h.removeTemp(tmp)
-		return fmt.Errorf("upload to %s:%s: sent %d bytes but the host received %q", h.addr, remotePath, cr.n.Load(), strings.TrimSpace(out.String()))
+		return fmt.Errorf("upload to %s:%s: sent %d bytes but the host wrote %q", h.addr, remotePath, want, strings.TrimSpace(out.String()))
 	}
 
 	// Step 2: commit. fsync before the rename, so that after a crash the
