@@ -1,17 +1,8 @@
 package acctest
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,8 +23,8 @@ func TestClientMixRollingRestart(t *testing.T) {
 	if err != nil {
 		testhosts.SkipOrFail(t, "client mix: %v", err)
 	}
-	c := startLocalCluster(t, bin, 3)
-	eps := c.endpoints()
+	c := testhosts.StartLocalCluster(t, bin, "127.0.3.1", "127.0.3.2", "127.0.3.3")
+	eps := c.Endpoints()
 
 	w, err := StartLoadWriter(eps, 2)
 	if err != nil {
@@ -49,9 +40,9 @@ func TestClientMixRollingRestart(t *testing.T) {
 
 	// The member with no stream on it: only the writer's unary calls.
 	const victim = 1
-	bare := c.stop(t, victim)
+	bare := c.Stop(t, victim)
 	time.Sleep(500 * time.Millisecond)
-	c.start(t, victim)
+	c.Start(t, victim)
 
 	opts := MixOptions{StreamsPerMember: 100}
 	mix, err := StartClientMix(eps, w.Prefix(), opts)
@@ -59,21 +50,21 @@ func TestClientMixRollingRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = mix.Close() }()
-	for i := range c.members {
-		if n := c.watchStreams(t, i); n != opts.StreamsPerMember {
-			t.Fatalf("member %s holds %d watch streams, want %d (one gRPC stream per watch)", c.members[i].name, n, opts.StreamsPerMember)
+	for i := range c.Members {
+		if n := c.WatchStreams(t, i); n != opts.StreamsPerMember {
+			t.Fatalf("member %s holds %d watch streams, want %d (one gRPC stream per watch)", c.Members[i].Name, n, opts.StreamsPerMember)
 		}
 	}
 
 	from := time.Now()
 	time.Sleep(time.Second)
-	withStreams := c.stop(t, victim)
+	withStreams := c.Stop(t, victim)
 	time.Sleep(2 * time.Second)
-	c.start(t, victim)
+	c.Start(t, victim)
 	back := time.Now()
-	for c.watchStreams(t, victim) < opts.StreamsPerMember {
+	for c.WatchStreams(t, victim) < opts.StreamsPerMember {
 		if time.Since(back) > 20*time.Second {
-			t.Fatalf("member %s holds %d watch streams 20s after it restarted, want %d", c.members[victim].name, c.watchStreams(t, victim), opts.StreamsPerMember)
+			t.Fatalf("member %s holds %d watch streams 20s after it restarted, want %d", c.Members[victim].Name, c.WatchStreams(t, victim), opts.StreamsPerMember)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -110,7 +101,7 @@ func TestClientMixRollingRestart(t *testing.T) {
 	}
 	r := mix.Report(samples, from, to)
 	t.Logf("member %s stopped in %s without streams, %s with %d; its streams were back %s after it restarted; Stop took %s",
-		c.members[victim].name, bare.Round(time.Millisecond), withStreams.Round(time.Millisecond), opts.StreamsPerMember,
+		c.Members[victim].Name, bare.Round(time.Millisecond), withStreams.Round(time.Millisecond), opts.StreamsPerMember,
 		reopened.Round(time.Millisecond), stopTook.Round(time.Millisecond))
 	t.Logf("writes: %s", SummarizeWrites(samples, from, to))
 	t.Logf("mix: %s", r)
@@ -121,13 +112,13 @@ func TestClientMixRollingRestart(t *testing.T) {
 	if lost != 0 {
 		t.Errorf("the writer lost %d acknowledged writes", lost)
 	}
-	if want := len(c.members) * opts.StreamsPerMember; r.Streams != want {
+	if want := len(c.Members) * opts.StreamsPerMember; r.Streams != want {
 		t.Errorf("Streams = %d, want %d", r.Streams, want)
 	}
-	if want := len(c.members) * 2; r.FullStreams != want {
+	if want := len(c.Members) * 2; r.FullStreams != want {
 		t.Errorf("FullStreams = %d, want %d (the default 2 a member)", r.FullStreams, want)
 	}
-	if want := len(c.members) * 25; r.ProgressNotifyStreams != want {
+	if want := len(c.Members) * 25; r.ProgressNotifyStreams != want {
 		t.Errorf("ProgressNotifyStreams = %d, want %d (every 4th)", r.ProgressNotifyStreams, want)
 	}
 	if r.Checked == 0 || r.Events < r.Checked*r.FullStreams {
@@ -167,7 +158,7 @@ func TestClientMixRollingRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.kill(t, 2)
+	c.Kill(t, 2)
 	stopBegan = time.Now()
 	small.Stop()
 	stopTook = time.Since(stopBegan)
@@ -175,7 +166,7 @@ func TestClientMixRollingRestart(t *testing.T) {
 		t.Errorf("Close with a member down: %v", err)
 	}
 	rs := small.Report(nil, from, time.Now())
-	t.Logf("with %s killed Stop took %s: %v", c.members[2].name, stopTook.Round(time.Millisecond), rs.Errors)
+	t.Logf("with %s killed Stop took %s: %v", c.Members[2].Name, stopTook.Round(time.Millisecond), rs.Errors)
 	if stopTook > 15*time.Second {
 		t.Errorf("Stop took %s with a member down", stopTook)
 	}
@@ -228,192 +219,4 @@ func TestClientMixReportCountsMissedWrite(t *testing.T) {
 	if r = m.Report(samples[:4], at(0), at(20*time.Second)); r.Missed != 1 {
 		t.Errorf("without the write at 110: Missed %d, want 1", r.Missed)
 	}
-}
-
-// localCluster is etcd members run as child processes on 127.0.3.x, each
-// with its own data directory.
-type localCluster struct {
-	bin     string
-	members []*localMember
-}
-
-type localMember struct {
-	name, client, peer, dir, logPath string
-	args                             []string
-	cmd                              *exec.Cmd
-	done                             chan struct{}
-}
-
-// freePort returns a port free on host now.
-func freePort(t *testing.T, host string) int {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatalf("listening on %s: %v", host, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startLocalCluster(t *testing.T, bin string, n int) *localCluster {
-	t.Helper()
-	c := &localCluster{bin: bin}
-	dir := t.TempDir()
-	var initial []string
-	for i := range n {
-		host := fmt.Sprintf("127.0.3.%d", i+1)
-		m := &localMember{
-			name:   fmt.Sprintf("s%d", i+1),
-			client: fmt.Sprintf("http://%s:%d", host, freePort(t, host)),
-			peer:   fmt.Sprintf("http://%s:%d", host, freePort(t, host)),
-		}
-		m.dir = filepath.Join(dir, m.name)
-		m.logPath = filepath.Join(dir, m.name+".log")
-		initial = append(initial, m.name+"="+m.peer)
-		c.members = append(c.members, m)
-	}
-	for _, m := range c.members {
-		m.args = []string{
-			"--name", m.name, "--data-dir", m.dir,
-			"--listen-client-urls", m.client, "--advertise-client-urls", m.client,
-			"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
-			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "client-mix-" + filepath.Base(dir),
-		}
-	}
-	t.Cleanup(func() {
-		for _, m := range c.members {
-			if m.cmd != nil && !m.exited() {
-				_ = m.cmd.Process.Kill()
-				<-m.done
-			}
-			if t.Failed() {
-				t.Logf("%s: last lines of its log:\n%s", m.name, testhosts.TailFile(m.logPath, 15))
-			}
-		}
-	})
-	for i := range c.members {
-		c.launch(t, i)
-	}
-	for i := range c.members {
-		c.waitHealthy(t, i)
-	}
-	return c
-}
-
-func (c *localCluster) endpoints() []string {
-	var eps []string
-	for _, m := range c.members {
-		eps = append(eps, m.client)
-	}
-	return eps
-}
-
-func (m *localMember) exited() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (c *localCluster) launch(t *testing.T, i int) {
-	t.Helper()
-	m := c.members[i]
-	logf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(c.bin, m.args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + m.dir}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.cmd, m.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(m.done) }()
-}
-
-// start restarts member i on its data directory and waits until it is
-// healthy.
-func (c *localCluster) start(t *testing.T, i int) {
-	t.Helper()
-	c.launch(t, i)
-	c.waitHealthy(t, i)
-}
-
-// stop sends member i SIGTERM and returns how long it took to exit.
-func (c *localCluster) stop(t *testing.T, i int) time.Duration {
-	t.Helper()
-	m := c.members[i]
-	began := time.Now()
-	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-m.done:
-		return time.Since(began)
-	case <-time.After(20 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-		t.Fatalf("%s did not exit within 20s of SIGTERM", m.name)
-		return 0
-	}
-}
-
-// kill sends member i SIGKILL and waits for it to exit.
-func (c *localCluster) kill(t *testing.T, i int) {
-	t.Helper()
-	m := c.members[i]
-	if err := m.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-m.done
-}
-
-func (c *localCluster) waitHealthy(t *testing.T, i int) {
-	t.Helper()
-	m := c.members[i]
-	hc := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if r, err := hc.Get(m.client + "/health"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-m.done:
-			t.Fatalf("%s exited before it was healthy", m.name)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Fatalf("%s not healthy within 30s", m.name)
-}
-
-// watchStreams is how many gRPC watch streams member i holds, from its
-// etcd_debugging_mvcc_watch_stream_total gauge.
-func (c *localCluster) watchStreams(t *testing.T, i int) int {
-	t.Helper()
-	hc := &http.Client{Timeout: 2 * time.Second}
-	r, err := hc.Get(c.members[i].client + "/metrics")
-	if err != nil {
-		t.Fatalf("%s metrics: %v", c.members[i].name, err)
-	}
-	defer r.Body.Close()
-	sc := bufio.NewScanner(r.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "etcd_debugging_mvcc_watch_stream_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("%s metrics: %q: %v", c.members[i].name, sc.Text(), err)
-			}
-			return int(f)
-		}
-	}
-	t.Fatalf("%s metrics: no etcd_debugging_mvcc_watch_stream_total", c.members[i].name)
-	return 0
 }

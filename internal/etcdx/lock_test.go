@@ -2,14 +2,8 @@ package etcdx
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,8 +24,8 @@ func TestLockHoldsNoStream(t *testing.T) {
 	defer func(p time.Duration) { lockRenewPeriod = p }(lockRenewPeriod)
 	lockRenewPeriod = 200 * time.Millisecond
 
-	etcd := startOneEtcd(t, bin)
-	c, err := New(Config{Endpoints: []string{etcd.url}})
+	etcd, url := startOneEtcd(t, bin)
+	c, err := New(Config{Endpoints: []string{url}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,87 +79,28 @@ func TestLockHoldsNoStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	start := time.Now()
-	etcd.stop(t)
-	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("etcd took %s to stop with the lock held, want well under its 7s request timeout: a stream of ours held it\n%s", took, testhosts.TailFile(etcd.log, 10))
+	if took := etcd.Stop(t, 0); took > 4*time.Second {
+		t.Errorf("etcd took %s to stop with the lock held, want well under its 7s request timeout: a stream of ours held it\n%s", took, testhosts.TailFile(etcd.Members[0].LogPath, 10))
 	}
 }
 
-type oneEtcd struct {
-	url, log string
-	bin      string
-	args     []string
-	cmd      *exec.Cmd
-}
-
-// stop ends etcd with SIGTERM and waits for it.
-func (e *oneEtcd) stop(t *testing.T) {
+// startOneEtcd runs a one-member etcd on 127.0.3.20 as a child process
+// and waits until it serves a linearizable read through this package.
+func startOneEtcd(t *testing.T, bin string) (*testhosts.LocalCluster, string) {
 	t.Helper()
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	_ = e.cmd.Wait()
-}
-
-// start runs etcd (again), its output appended to its log.
-func (e *oneEtcd) start(t *testing.T) {
-	t.Helper()
-	logf, err := os.OpenFile(e.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	c := testhosts.StartLocalCluster(t, bin, "127.0.3.20")
+	url := c.Members[0].ClientURL
+	cl, err := New(Config{Endpoints: []string{url}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
-	e.cmd = exec.Command(e.bin, e.args...)
-	e.cmd.Stdout, e.cmd.Stderr = logf, logf
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.LinearizableRead(ctx, url); err != nil {
+		t.Fatalf("etcd at %s: %v", url, err)
 	}
-}
-
-// startOneEtcd runs a one-member etcd on 127.0.3.20 as a child process.
-func startOneEtcd(t *testing.T, bin string) *oneEtcd {
-	t.Helper()
-	const host = "127.0.3.20"
-	port := func() int {
-		l, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatalf("listening on %s: %v", host, err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	dir := t.TempDir()
-	e := &oneEtcd{url: fmt.Sprintf("http://%s:%d", host, port()), log: filepath.Join(dir, "etcd.log"), bin: bin}
-	peer := fmt.Sprintf("http://%s:%d", host, port())
-	e.args = []string{"--name", "s1", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", e.url, "--advertise-client-urls", e.url,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "s1=" + peer}
-	e.start(t)
-	t.Cleanup(func() {
-		if e.cmd.ProcessState == nil {
-			_ = e.cmd.Process.Kill()
-			_ = e.cmd.Wait()
-		}
-	})
-	c, err := New(Config{Endpoints: []string{e.url}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.LinearizableRead(ctx, e.url)
-		cancel()
-		if err == nil {
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd at %s not ready: %v\n%s", e.url, err, testhosts.TailFile(e.log, 15))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return c, url
 }
 
 // TestReconnectsPromptly stops a real etcd long enough for gRPC's default
@@ -178,8 +113,8 @@ func TestReconnectsPromptly(t *testing.T) {
 	if err != nil {
 		testhosts.SkipOrFail(t, "reconnect: %v", err)
 	}
-	etcd := startOneEtcd(t, bin)
-	c, err := New(Config{Endpoints: []string{etcd.url}})
+	etcd, url := startOneEtcd(t, bin)
+	c, err := New(Config{Endpoints: []string{url}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,13 +122,13 @@ func TestReconnectsPromptly(t *testing.T) {
 	read := func(d time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
-		return c.LinearizableRead(ctx, etcd.url)
+		return c.LinearizableRead(ctx, url)
 	}
 	if err := read(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 
-	etcd.stop(t)
+	etcd.Stop(t, 0)
 	// Ask while it is down, so that the client's connection goes through
 	// its failed dials and backoff; by 12 s gRPC's defaults (1 s, ×1.6)
 	// wait about 6 s between dials (measured: 3.8 s from serving to the
@@ -204,11 +139,11 @@ func TestReconnectsPromptly(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	etcd.start(t)
+	etcd.Launch(t, 0)
 	probe := &http.Client{Timeout: 200 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
 	var serving time.Time
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if r, err := probe.Get(etcd.url + "/health"); err == nil {
+		if r, err := probe.Get(url + "/health"); err == nil {
 			_ = r.Body.Close()
 			if r.StatusCode == http.StatusOK {
 				serving = time.Now()
@@ -216,7 +151,7 @@ func TestReconnectsPromptly(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not serve within 20s of its restart\n%s", testhosts.TailFile(etcd.log, 15))
+			t.Fatalf("etcd did not serve within 20s of its restart\n%s", testhosts.TailFile(etcd.Members[0].LogPath, 15))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
