@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/rollout"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
@@ -122,51 +123,14 @@ func moveLeaderFrom(ctx context.Context, cluster *etcdx.Client, h *testhosts.Hos
 	return fmt.Errorf("floor: no member %s to move the leadership to", done[len(done)-1].Name)
 }
 
-// floorGate is the provider's gate, checked every floorPoll: the member
-// answers on the target version without errors and sees a leader, has
-// applied what the leader had committed when the gate began, serves a
-// linearizable read, and every other member is healthy. It returns when
-// the first check passed.
+// floorGate is the provider's gate (rollout.MemberReady), checked every
+// floorPoll. It returns when the first check passed.
 func floorGate(ctx context.Context, cluster *etcdx.Client, h *testhosts.Host, want string) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, floorTimeout)
 	defer cancel()
 	var catchUp uint64
-	check := func() error {
-		view, err := cluster.Observe(ctx)
-		if err != nil {
-			return err
-		}
-		leader, ok := view.Leader()
-		if !ok {
-			return errors.New("no leader")
-		}
-		if catchUp == 0 {
-			catchUp = leader.RaftIndex
-		}
-		st, err := cluster.Status(ctx, h.ClientURL)
-		if err != nil {
-			return err
-		}
-		switch {
-		case st.Version != want:
-			return fmt.Errorf("reports version %s", st.Version)
-		case len(st.Errors) > 0:
-			return fmt.Errorf("reports errors %v", st.Errors)
-		case st.Leader == 0:
-			return errors.New("sees no leader")
-		case st.RaftAppliedIndex < catchUp:
-			return fmt.Errorf("applied %d of %d", st.RaftAppliedIndex, catchUp)
-		}
-		if err := cluster.LinearizableRead(ctx, h.ClientURL); err != nil {
-			return err
-		}
-		for _, m := range view.Members {
-			if m.Name != h.Name && !m.Healthy {
-				return fmt.Errorf("member %s: %s", m.Name, m.Problem)
-			}
-		}
-		return nil
-	}
+	member := rollout.MemberSpec{Name: h.Name, Host: h.Addr, ClientURL: h.ClientURL}
+	check := func() error { return rollout.MemberReady(ctx, cluster, member, want, &catchUp, true) }
 	tick := time.NewTicker(floorPoll)
 	defer tick.Stop()
 	for {

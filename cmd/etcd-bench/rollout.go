@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdconf"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
 
@@ -129,7 +130,7 @@ func (b *bench) rolloutRun(ctx context.Context, spec runSpec) (m measured) {
 			took := time.Since(start)
 			_ = os.WriteFile(filepath.Join(dir, "manual.out"), append(stdout.Bytes(), stderr.Bytes()...), 0o644)
 			if err != nil {
-				return took, fmt.Errorf("manual-rollout.sh: %w\n%s", err, lastLines(stderr.String(), 20))
+				return took, fmt.Errorf("manual-rollout.sh: %w\n%s", err, sshx.LastLines(stderr.String(), 20))
 			}
 			return took, nil
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
 
@@ -97,17 +98,9 @@ func (b *bench) terraform(ctx context.Context, dir, name string, extraEnv []stri
 	took := time.Since(start)
 	_ = os.WriteFile(filepath.Join(dir, name+".out"), out.Bytes(), 0o644)
 	if err != nil {
-		return took, fmt.Errorf("terraform %s in %s: %w\n%s", strings.Join(args, " "), dir, err, lastLines(out.String(), 25))
+		return took, fmt.Errorf("terraform %s in %s: %w\n%s", strings.Join(args, " "), dir, err, sshx.LastLines(out.String(), 25))
 	}
 	return took, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // providerLog is what the provider's INFO log says about one apply.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
 
@@ -152,14 +153,14 @@ wait:
 	if i := strings.Index(shown, "Last lines of the service log"); i >= 0 {
 		shown = shown[:i]
 	}
-	t.Logf("terraform apply after SIGINT while %s was stopped: %v\n%s", interrupted.Name, err, lastLines(shown, 40))
+	t.Logf("terraform apply after SIGINT while %s was stopped: %v\n%s", interrupted.Name, err, sshx.LastLines(shown, 40))
 	var exit *exec.ExitError
 	o.assert("mid-member", downAtSignal, "%s's etcd was running again when SIGINT was sent", interrupted.Name)
 	o.assert("mid-member", errors.As(err, &exit) && exit.ExitCode() != 0, "terraform apply after SIGINT: %v, want a non-zero exit", err)
 	// Terraform got the signal, and the provider's error, a cancellation,
 	// names the member that was down.
 	mustMatch := func(key, what string, re *regexp.Regexp) {
-		o.assert(key, re.MatchString(shown), "the output does not show %s (%s):\n%s", what, re, lastLines(shown, 40))
+		o.assert(key, re.MatchString(shown), "the output does not show %s (%s):\n%s", what, re, sshx.LastLines(shown, 40))
 	}
 	mustMatch("mid-member", "that Terraform was interrupted", words("Interrupt received."))
 	mustMatch("mid-member", "the apply stopped at "+interrupted.Name+" because it was cancelled",
@@ -244,12 +245,4 @@ func TestAccFault_hostKeyChangedBetweenPlanAndApply(t *testing.T) {
 		pid := livePID(h)
 		o.assert("no-member-touched", pid == pids[h.Name], "%s was restarted (pid %d → %d) although the apply was refused", h.Name, pids[h.Name], pid)
 	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/acctest"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/etcdx"
+	"github.com/etcd-rollout/terraform-provider-etcd/internal/sshx"
 	"github.com/etcd-rollout/terraform-provider-etcd/internal/testhosts"
 )
 
@@ -39,7 +40,7 @@ func contains(what, out string, wants ...string) error {
 		}
 	}
 	if len(errs) > 0 {
-		errs = append(errs, fmt.Errorf("in:\n%s", lastLines(out, 60)))
+		errs = append(errs, fmt.Errorf("in:\n%s", sshx.LastLines(out, 60)))
 	}
 	return errors.Join(errs...)
 }

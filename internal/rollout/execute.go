@@ -267,7 +267,7 @@ func run(ctx context.Context, h Host, cmd string) (string, error) {
 		if msg == "" {
 			msg = strings.TrimSpace(res.Stdout)
 		}
-		return res.Stdout, fmt.Errorf("`%s` exited with status %d: %s", cmd, res.ExitStatus, lastLines(msg, 10))
+		return res.Stdout, fmt.Errorf("`%s` exited with status %d: %s", cmd, res.ExitStatus, sshx.LastLines(msg, 10))
 	}
 	return res.Stdout, nil
 }
@@ -345,7 +345,7 @@ func (e *Executor) runBatch(ctx context.Context, h Host, member, record string, 
 		if msg == "" {
 			msg = strings.TrimSpace(res.Stdout)
 		}
-		return st.Name, fmt.Errorf("`%s` exited with status %d: %s", st.Do, res.ExitStatus, lastLines(msg, 10))
+		return st.Name, fmt.Errorf("`%s` exited with status %d: %s", st.Do, res.ExitStatus, sshx.LastLines(msg, 10))
 	}
 	if len(took) > 0 {
 		e.log("host steps done", map[string]any{"member": member, "step": "host steps", "steps": stepTimes(took)})
@@ -621,7 +621,7 @@ func (e *Executor) serviceLogs(ctx context.Context, h Host) string {
 	if err != nil {
 		return fmt.Sprintf("(could not run %s: %v)", e.Spec.Service.LogCommand, err)
 	}
-	return lastLines(strings.TrimRight(res.Stdout+res.Stderr, "\n"), 40)
+	return sshx.LastLines(strings.TrimRight(res.Stdout+res.Stderr, "\n"), 40)
 }
 
 // moveLeaderAway makes sure name does not lead: while it does, hand
@@ -701,7 +701,7 @@ func (e *Executor) gate(ctx context.Context, ms MemberSpec, want string, others 
 		}
 	)
 	check := func() error {
-		err := e.memberReady(ctx, ms, want, &catchUp, others)
+		err := MemberReady(ctx, e.Cluster, ms, want, &catchUp, others)
 		if err != nil {
 			okSince = time.Time{}
 			var cu *catchUpError
@@ -829,10 +829,16 @@ func (e *OtherMemberError) Error() string {
 	return fmt.Sprintf("member %s is unhealthy: %s", e.Member, e.Problem)
 }
 
-func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, catchUp *uint64, others bool) error {
+// MemberReady is one check of the gate after a member's start: the member
+// answers on version want without errors and sees a leader, has applied
+// everything the leader had committed when the gate began (*catchUp, set
+// from the leader on the first check), serves a linearizable read and, with
+// others, every other member is healthy. make bench's floor method gates
+// with it too, so both measure the same gate.
+func MemberReady(ctx context.Context, cluster Cluster, ms MemberSpec, want string, catchUp *uint64, others bool) error {
 	// The leader's index is read before the member's status, so a member
 	// that has caught up passes on the first check even while writes flow.
-	view, err := e.Cluster.Observe(ctx)
+	view, err := cluster.Observe(ctx)
 	if err != nil {
 		return err
 	}
@@ -843,7 +849,7 @@ func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, 
 	if *catchUp == 0 {
 		*catchUp = leader.RaftIndex
 	}
-	st, err := e.Cluster.Status(ctx, ms.ClientURL)
+	st, err := cluster.Status(ctx, ms.ClientURL)
 	if err != nil {
 		return fmt.Errorf("%s does not answer: %w", ms.Name, err)
 	}
@@ -861,7 +867,7 @@ func (e *Executor) memberReady(ctx context.Context, ms MemberSpec, want string, 
 	if st.RaftAppliedIndex < *catchUp {
 		return &catchUpError{Member: ms.Name, Leader: leader.Name, Applied: st.RaftAppliedIndex, Target: *catchUp}
 	}
-	if err := e.Cluster.LinearizableRead(ctx, ms.ClientURL); err != nil {
+	if err := cluster.LinearizableRead(ctx, ms.ClientURL); err != nil {
 		return fmt.Errorf("%s cannot serve a linearizable read: %w", ms.Name, err)
 	}
 	if !others {
@@ -975,14 +981,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func humanBytes(n int64) string {

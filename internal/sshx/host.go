@@ -57,13 +57,15 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	msg := "exit status " + strconv.Itoa(e.ExitStatus)
-	if tail := lastLines(e.Stderr, 10); tail != "" {
+	if tail := LastLines(e.Stderr, 10); tail != "" {
 		msg += ": " + tail
 	}
 	return msg
 }
 
-func lastLines(s string, n int) string {
+// LastLines is the last n lines of s, trimmed: the end of a long output,
+// where errors are.
+func LastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
