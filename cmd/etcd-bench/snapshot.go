@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -219,7 +218,6 @@ func (b *bench) dataScenario(ctx context.Context, p versionPath, measure func(ru
 	}
 	fillS := secs(time.Since(t0))
 	b.logf("  filled 3 members with %d MiB in %.1fs", b.dataMiB, fillS)
-	var errs []error
 	for i, method := range b.methodOrder(p, 0) {
 		path := p
 		if i%2 == 1 {
@@ -227,8 +225,7 @@ func (b *bench) dataScenario(ctx context.Context, p versionPath, measure func(ru
 		}
 		if m := measure(runSpec{method: method, path: path, members: 3, run: 1, unit: "notify", clients: "writers", sb: sb, dataMiB: b.dataMiB}); m.Failed() {
 			// The cluster is no longer where the next method starts.
-			errs = append(errs, fmt.Errorf("data scenario stopped after %s failed", method))
-			return errors.Join(errs...)
+			return fmt.Errorf("data scenario stopped after %s failed", method)
 		}
 	}
 	if after != nil {
